@@ -1,0 +1,53 @@
+# matrice: C11 library + CLI. `make` builds, `make test` runs every test, `make bench` benchmarks.
+CC      ?= cc
+BUILD   ?= build
+OPT     ?= -O2 -march=native
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -pthread \
+           -Isrc/core -Isrc/io -Isrc/tok -Isrc/model -Isrc/attr -I/usr/include/x86_64-linux-gnu/openblas-pthread
+LDLIBS  += -ljansson -lutf8proc -lpcre2-8 -lopenblas -lm -pthread
+
+LIB_SRC  := $(sort $(wildcard src/core/*.c src/io/*.c src/tok/*.c src/model/*.c src/attr/*.c))
+CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all test asan bench golden clean
+all: $(BUILD)/matrice $(TEST_BIN)
+
+$(BUILD)/%.o: %.c $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libmatrice.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/matrice: $(CLI_OBJ) $(BUILD)/libmatrice.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/mt_test.h $(BUILD)/libmatrice.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests $< $(BUILD)/libmatrice.a -o $@ $(LDLIBS)
+
+# Every test: unit programs and CLI scripts; ends with one "N passed, N failed" line.
+test: all
+	@MATRICE=$(BUILD)/matrice TESTBIN=$(BUILD)/tests sh tests/run.sh
+
+# The same suite under AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer).
+asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	    LDLIBS="-fsanitize=address,undefined $(LDLIBS)" test
+
+bench: $(BUILD)/matrice
+	sh bench/run.sh
+
+# Regenerates the golden files with HuggingFace transformers/tokenizers (needs pip packages).
+golden:
+	python3 tools/make_golden.py
+	python3 tools/make_tok_golden.py
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,11 @@
+#!/bin/sh
+# Installs the Debian packages matrice builds against (idempotent; needs root or sudo).
+set -e
+PKGS="build-essential libjansson-dev libutf8proc-dev libpcre2-dev libopenblas-dev"
+missing=""
+for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing
+fi
