@@ -26,7 +26,14 @@ void mt_err_prefix(mt_err *e, const char *fmt, ...) {
     vsnprintf(head, sizeof head, fmt, ap);
     va_end(ap);
     memcpy(old, e->msg, sizeof old);
-    snprintf(e->msg, sizeof e->msg, "%s: %s", head, old);
+    size_t h = strlen(head);
+    if (h > MT_ERR_MAX - 3) h = MT_ERR_MAX - 3;
+    memcpy(e->msg, head, h);
+    memcpy(e->msg + h, ": ", 2);
+    size_t o = strlen(old);
+    if (o > MT_ERR_MAX - 3 - h) o = MT_ERR_MAX - 3 - h;
+    memcpy(e->msg + h + 2, old, o);
+    e->msg[h + 2 + o] = 0;
 }
 
 const char *mt_status_name(int code) {

@@ -1,0 +1,209 @@
+#include "mt_ig.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mt_kernels.h"
+
+void mt_ig_opts_default(mt_ig_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->steps = 20;
+    o->baseline = MT_BASELINE_ZERO;
+    o->multiplier = MT_MULT_DELTA;
+}
+
+void mt_ig_result_free(mt_ig_result *r) {
+    if (!r) return;
+    free(r->scores);
+    free(r->prob);
+    free(r->f_a);
+    free(r->f_b);
+    free(r->score_sum);
+    free(r->baseline);
+    memset(r, 0, sizeof *r);
+}
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int check_query(const mt_model *m, const mt_query *q, mt_err *e) {
+    const mt_config *c = mt_model_config(m);
+    if (q->T < 1) return mt_fail(e, MT_EINVAL, "query has no tokens");
+    if (q->n_answer < 1) return mt_fail(e, MT_EINVAL, "answer has no tokens");
+    for (int t = 0; t < q->n_answer; t++) {
+        if (q->answer_pos[t] < 0 || q->answer_pos[t] >= q->T)
+            return mt_fail(e, MT_EINVAL, "answer slot %d at position %d is outside the query (%d tokens)", t,
+                           q->answer_pos[t], q->T);
+        if (q->answer_ids[t] < 0 || q->answer_ids[t] >= c->vocab_size)
+            return mt_fail(e, MT_EINVAL, "answer token %d has id %d outside the vocabulary", t, q->answer_ids[t]);
+    }
+    if (q->mask_id < 0 || q->mask_id >= c->vocab_size)
+        return mt_fail(e, MT_EINVAL, "mask id %d is outside the vocabulary", q->mask_id);
+    return MT_OK;
+}
+
+/* The teacher-forced input of answer token t: slot t masked, the other slots gold. */
+static void forced_ids(const mt_query *q, int t, int32_t *ids) {
+    memcpy(ids, q->ids, sizeof(int32_t) * q->T);
+    for (int s = 0; s < q->n_answer; s++) ids[q->answer_pos[s]] = s == t ? q->mask_id : q->answer_ids[s];
+}
+
+static int is_slot(const mt_query *q, int j) {
+    for (int s = 0; s < q->n_answer; s++)
+        if (q->answer_pos[s] == j) return 1;
+    return 0;
+}
+
+int mt_answer_probs(const mt_model *m, const mt_query *q, double *prob, mt_err *e) {
+    const mt_config *c = mt_model_config(m);
+    int rc = check_query(m, q, e);
+    if (rc) return rc;
+    mt_run *r = NULL;
+    int32_t *ids = malloc(sizeof(int32_t) * q->T);
+    float *logits = malloc(sizeof(float) * c->vocab_size), *p = malloc(sizeof(float) * c->vocab_size);
+    if (!ids || !logits || !p) rc = mt_fail(e, MT_ENOMEM, "out of memory");
+    if (!rc) rc = mt_run_new(m, q->T, 1, &r, e);
+    for (int t = 0; !rc && t < q->n_answer; t++) {
+        forced_ids(q, t, ids);
+        if ((rc = mt_forward(m, r, ids, q->types, q->T, e))) break;
+        if ((rc = mt_head_logits(m, r, q->answer_pos[t], logits, e))) break;
+        mt_softmax(p, logits, c->vocab_size);
+        prob[t] = p[q->answer_ids[t]];
+    }
+    mt_run_free(r);
+    free(ids);
+    free(logits);
+    free(p);
+    return rc;
+}
+
+/* AMIG baseline of token t: mean, over the replaceable positions j, of every layer's FFN
+ * activation at the slot when token j is replaced by the mask token. base[L][d_ff]. */
+static int amig_baseline(const mt_model *m, mt_run *r, const mt_query *q, const int32_t *ids, int t, int max_B,
+                         float *base, double *flops, mt_err *e) {
+    const mt_config *c = mt_model_config(m);
+    const int T = q->T, L = c->n_layers, f = c->d_ff;
+    int *pos = malloc(sizeof(int) * T);
+    int32_t *batch = malloc(sizeof(int32_t) * (size_t)max_B * T), *types = NULL;
+    float *acts = malloc(sizeof(float) * (size_t)max_B * L * f);
+    int n = 0, rc = MT_OK;
+    if (q->types) types = malloc(sizeof(int32_t) * (size_t)max_B * T);
+    if (!pos || !batch || !acts || (q->types && !types)) {
+        rc = mt_fail(e, MT_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int j = 0; j < T; j++)
+        if (!(q->special && q->special[j]) && !is_slot(q, j)) pos[n++] = j;
+    memset(base, 0, sizeof(float) * (size_t)L * f);
+    if (n == 0) goto done; /* nothing to replace: the baseline stays zero */
+    double *acc = calloc((size_t)L * f, sizeof(double));
+    if (!acc) {
+        rc = mt_fail(e, MT_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int i0 = 0; i0 < n && !rc; i0 += max_B) {
+        int B = n - i0 < max_B ? n - i0 : max_B;
+        for (int b = 0; b < B; b++) {
+            memcpy(batch + (size_t)b * T, ids, sizeof(int32_t) * T);
+            batch[(size_t)b * T + pos[i0 + b]] = q->mask_id;
+            if (types) memcpy(types + (size_t)b * T, q->types, sizeof(int32_t) * T);
+        }
+        rc = mt_forward_batch_acts(m, r, batch, types, B, T, q->answer_pos[t], acts, e);
+        for (int b = 0; !rc && b < B; b++)
+            for (size_t i = 0; i < (size_t)L * f; i++) acc[i] += acts[(size_t)b * L * f + i];
+    }
+    for (size_t i = 0; i < (size_t)L * f; i++) base[i] = (float)(acc[i] / n);
+    free(acc);
+    const double d = c->d_model;
+    *flops += (double)n * T * L * 2.0 * (4 * d * d + 2 * d * f + 2 * T * d);
+done:
+    free(pos);
+    free(batch);
+    free(types);
+    free(acts);
+    return rc;
+}
+
+int mt_ig_attribute(const mt_model *m, const mt_query *q, const mt_ig_opts *o, mt_ig_result *out, mt_err *e) {
+    const mt_config *c = mt_model_config(m);
+    const int L = c->n_layers, f = c->d_ff, T = q->T, steps = o->steps;
+    const double d = c->d_model, V = c->vocab_size;
+    memset(out, 0, sizeof *out);
+    int rc = check_query(m, q, e);
+    if (rc) return rc;
+    if (steps < 1 || steps > 10000) return mt_fail(e, MT_EINVAL, "steps = %d is outside [1, 10000]", steps);
+    int lo = o->layer_lo, hi = o->layer_hi ? o->layer_hi : L;
+    if (lo < 0 || hi > L || lo >= hi) return mt_fail(e, MT_EINVAL, "layer range [%d, %d) is outside [0, %d)", lo, hi, L);
+    double t0 = now();
+    const int M = steps + 1; /* row 0 is z = b (for the completeness check); rows 1..m the path */
+    out->n_layers = L;
+    out->d_ff = f;
+    out->n_answer = q->n_answer;
+    out->scores = calloc((size_t)L * f, sizeof(float));
+    out->prob = calloc(q->n_answer, sizeof(double));
+    out->f_a = calloc(L, sizeof(double));
+    out->f_b = calloc(L, sizeof(double));
+    out->score_sum = calloc(L, sizeof(double));
+    out->baseline = calloc((size_t)q->n_answer * L * f, sizeof(float));
+    float *Z = malloc(sizeof(float) * (size_t)M * f), *dZ = malloc(sizeof(float) * (size_t)M * f);
+    float *F = malloc(sizeof(float) * M);
+    double *gsum = malloc(sizeof(double) * f);
+    int32_t *ids = malloc(sizeof(int32_t) * T);
+    mt_run *r = NULL;
+    if (!out->scores || !out->prob || !out->f_a || !out->f_b || !out->score_sum || !out->baseline || !Z || !dZ ||
+        !F || !gsum || !ids) {
+        rc = mt_fail(e, MT_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc = mt_run_new(m, T, M, &r, e))) goto done;
+    double fl = 0;
+    for (int t = 0; t < q->n_answer && !rc; t++) {
+        const int p = q->answer_pos[t];
+        forced_ids(q, t, ids);
+        if ((rc = mt_forward(m, r, ids, q->types, T, e))) break;
+        fl += 2.0 * T * L * (4 * d * d + 2 * d * f + 2 * T * d);
+        float *base = out->baseline + (size_t)t * L * f;
+        if (o->baseline == MT_BASELINE_AMIG && (rc = amig_baseline(m, r, q, ids, t, M, base, &fl, e))) break;
+        for (int l = lo; l < hi && !rc; l++) {
+            const float *a = mt_run_ffn_act(r, l, p), *b = base + (size_t)l * f;
+            for (int k = 0; k < M; k++) {
+                float s = (float)k / steps;
+                for (int i = 0; i < f; i++) Z[(size_t)k * f + i] = b[i] + s * (a[i] - b[i]);
+            }
+            if ((rc = mt_patch_grad(m, r, l, p, Z, M, q->answer_ids[t], o->logprob, F, dZ, e))) break;
+            for (int i = 0; i < f; i++) gsum[i] = 0;
+            for (int k = 1; k < M; k++)
+                for (int i = 0; i < f; i++) gsum[i] += dZ[(size_t)k * f + i];
+            double ssum = 0;
+            for (int i = 0; i < f; i++) {
+                double mult = o->multiplier == MT_MULT_DELTA ? (double)a[i] - b[i] : a[i];
+                float sc = (float)(mult * gsum[i] / steps);
+                out->scores[(size_t)l * f + i] += sc;
+                ssum += sc;
+            }
+            out->score_sum[l] += ssum;
+            out->f_b[l] += F[0];
+            out->f_a[l] += F[M - 1];
+            if (l == lo) out->prob[t] = o->logprob ? exp(F[M - 1]) : F[M - 1];
+            /* patched layer + (L-1-l) full layers forward and backward + head forward and backward */
+            double up = (L - 1 - l) * T * (4 * d * d + 2 * d * f + 2 * T * d);
+            fl += 2.0 * M * (2 * (d * f + up) + 2 * (d * d + d * V));
+        }
+    }
+    out->flops = fl;
+    out->seconds = now() - t0;
+done:
+    mt_run_free(r);
+    free(Z);
+    free(dZ);
+    free(F);
+    free(gsum);
+    free(ids);
+    if (rc) mt_ig_result_free(out);
+    return rc;
+}

@@ -1,0 +1,553 @@
+/* BERT / XLM-R encoders with MLM heads: weight loading, forward with a patch point at the FFN
+ * intermediate activation, and activation-only backward.
+ *
+ * Post-LN block:  r1 = x + Wo.attn(Wq x, Wk x, Wv x);  x1 = LN1(r1);
+ *                 h = W1 x1 + b1;  a = act(h);  [patch point: a]
+ *                 r2 = W2 a + b2 + x1;  x_out = LN2(r2)
+ * MLM head:       logits = Wdec LN(act(Wt x + bt)) + bdec  (Wdec tied to word embeddings). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mt_kernels.h"
+#include "mt_model.h"
+#include "mt_safetensors.h"
+
+typedef struct {
+    float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *o_b, *ln1_w, *ln1_b;
+    float *fc1_w, *fc1_b, *fc2_w, *fc2_b, *ln2_w, *ln2_b;
+} layer_weights;
+
+struct mt_model {
+    mt_config cfg;
+    float *arena; /* every parameter, f32 */
+    float *word_emb, *pos_emb, *type_emb, *emb_ln_w, *emb_ln_b;
+    layer_weights *layers;
+    float *head_w, *head_b, *head_ln_w, *head_ln_b, *dec_w, *dec_b;
+};
+
+/* ---------------------------------------------------------------- loading */
+
+typedef struct {
+    const mt_safetensors *st;
+    const char *dir;
+    const char *prefix; /* "bert." or "roberta." */
+    float *next;        /* next free slot in the arena (NULL while counting) */
+    size_t count;       /* floats needed */
+    mt_err *e;
+} loader;
+
+/* Finds a tensor under its current HF name or a legacy spelling: with or without the
+ * "bert."/"roberta." prefix, and LayerNorm gamma/beta for weight/bias. */
+static const mt_st_tensor *find_alias(const loader *L, const char *name) {
+    char alt[4][512];
+    int n = 0;
+    size_t pl = strlen(L->prefix);
+    snprintf(alt[n++], 512, "%s", name);
+    if (!strncmp(name, L->prefix, pl)) snprintf(alt[n++], 512, "%s", name + pl);
+    int base = n;
+    for (int i = 0; i < base; i++) {
+        size_t len = strlen(alt[i]);
+        if (strstr(alt[i], "LayerNorm") || strstr(alt[i], "layer_norm")) {
+            if (len > 7 && !strcmp(alt[i] + len - 7, ".weight"))
+                snprintf(alt[n++], 512, "%.*s.gamma", (int)(len - 7), alt[i]);
+            else if (len > 5 && !strcmp(alt[i] + len - 5, ".bias"))
+                snprintf(alt[n++], 512, "%.*s.beta", (int)(len - 5), alt[i]);
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        const mt_st_tensor *t = mt_st_find(L->st, alt[i]);
+        if (t) return t;
+    }
+    return NULL;
+}
+
+/* Loads tensor `name` of shape [d0] or [d0, d1] (d1 = 0 for vectors) into the arena.
+ * optional: absent returns MT_OK with *dst = NULL. */
+static int load(loader *L, float **dst, const char *name, int64_t d0, int64_t d1, int optional) {
+    size_t numel = (size_t)d0 * (size_t)(d1 ? d1 : 1);
+    const mt_st_tensor *t = find_alias(L, name);
+    if (!t) {
+        if (optional) {
+            if (dst) *dst = NULL;
+            return MT_OK;
+        }
+        return mt_fail(L->e, MT_EFORMAT, "%s: tensor '%s' is missing from the checkpoint", L->dir, name);
+    }
+    int want_nd = d1 ? 2 : 1;
+    if (t->ndim != want_nd || t->shape[0] != d0 || (d1 && t->shape[1] != d1)) {
+        char got[128] = "", *p = got;
+        for (int i = 0; i < t->ndim && p < got + 100; i++)
+            p += sprintf(p, "%s%lld", i ? ", " : "", (long long)t->shape[i]);
+        if (d1)
+            return mt_fail(L->e, MT_EFORMAT, "%s: tensor '%s' has shape [%s], config.json implies [%lld, %lld]",
+                           t->file, t->name, got, (long long)d0, (long long)d1);
+        return mt_fail(L->e, MT_EFORMAT, "%s: tensor '%s' has shape [%s], config.json implies [%lld]", t->file,
+                       t->name, got, (long long)d0);
+    }
+    if (!L->next) { /* counting pass */
+        L->count += numel;
+        return MT_OK;
+    }
+    float *out = L->next;
+    L->next += numel;
+    int rc = mt_st_to_f32(t, out, L->e);
+    if (rc) return rc;
+    for (size_t i = 0; i < numel; i++)
+        if (!isfinite(out[i]))
+            return mt_fail(L->e, MT_ENUMERIC, "%s: tensor '%s' holds a non-finite value (%g) at flat index %zu",
+                           t->file, t->name, out[i], i);
+    *dst = out;
+    return MT_OK;
+}
+
+static int load_all(mt_model *m, loader *L) {
+    const mt_config *c = &m->cfg;
+    const int64_t d = c->d_model, f = c->d_ff, V = c->vocab_size;
+    const char *P = L->prefix;
+    char n[512];
+    int rc;
+#define LOAD(dst, d0, d1, ...)                                 \
+    do {                                                       \
+        snprintf(n, sizeof n, __VA_ARGS__);                    \
+        if ((rc = load(L, &(dst), n, d0, d1, 0))) return rc;   \
+    } while (0)
+    LOAD(m->word_emb, V, d, "%sembeddings.word_embeddings.weight", P);
+    LOAD(m->pos_emb, c->max_pos, d, "%sembeddings.position_embeddings.weight", P);
+    LOAD(m->type_emb, c->type_vocab, d, "%sembeddings.token_type_embeddings.weight", P);
+    LOAD(m->emb_ln_w, d, 0, "%sembeddings.LayerNorm.weight", P);
+    LOAD(m->emb_ln_b, d, 0, "%sembeddings.LayerNorm.bias", P);
+    for (int l = 0; l < c->n_layers; l++) {
+        layer_weights *w = &m->layers[l];
+        const char *a = "encoder.layer";
+        LOAD(w->q_w, d, d, "%s%s.%d.attention.self.query.weight", P, a, l);
+        LOAD(w->q_b, d, 0, "%s%s.%d.attention.self.query.bias", P, a, l);
+        LOAD(w->k_w, d, d, "%s%s.%d.attention.self.key.weight", P, a, l);
+        LOAD(w->k_b, d, 0, "%s%s.%d.attention.self.key.bias", P, a, l);
+        LOAD(w->v_w, d, d, "%s%s.%d.attention.self.value.weight", P, a, l);
+        LOAD(w->v_b, d, 0, "%s%s.%d.attention.self.value.bias", P, a, l);
+        LOAD(w->o_w, d, d, "%s%s.%d.attention.output.dense.weight", P, a, l);
+        LOAD(w->o_b, d, 0, "%s%s.%d.attention.output.dense.bias", P, a, l);
+        LOAD(w->ln1_w, d, 0, "%s%s.%d.attention.output.LayerNorm.weight", P, a, l);
+        LOAD(w->ln1_b, d, 0, "%s%s.%d.attention.output.LayerNorm.bias", P, a, l);
+        LOAD(w->fc1_w, f, d, "%s%s.%d.intermediate.dense.weight", P, a, l);
+        LOAD(w->fc1_b, f, 0, "%s%s.%d.intermediate.dense.bias", P, a, l);
+        LOAD(w->fc2_w, d, f, "%s%s.%d.output.dense.weight", P, a, l);
+        LOAD(w->fc2_b, d, 0, "%s%s.%d.output.dense.bias", P, a, l);
+        LOAD(w->ln2_w, d, 0, "%s%s.%d.output.LayerNorm.weight", P, a, l);
+        LOAD(w->ln2_b, d, 0, "%s%s.%d.output.LayerNorm.bias", P, a, l);
+    }
+    const char *h = c->arch == MT_ARCH_BERT ? "cls.predictions.transform.dense" : "lm_head.dense";
+    const char *hl = c->arch == MT_ARCH_BERT ? "cls.predictions.transform.LayerNorm" : "lm_head.layer_norm";
+    const char *dec = c->arch == MT_ARCH_BERT ? "cls.predictions" : "lm_head";
+    LOAD(m->head_w, d, d, "%s.weight", h);
+    LOAD(m->head_b, d, 0, "%s.bias", h);
+    LOAD(m->head_ln_w, d, 0, "%s.weight", hl);
+    LOAD(m->head_ln_b, d, 0, "%s.bias", hl);
+#undef LOAD
+    /* The decoder is tied to the word embeddings; checkpoints often omit it. */
+    snprintf(n, sizeof n, "%s.decoder.weight", dec);
+    if ((rc = load(L, &m->dec_w, n, V, d, 1))) return rc;
+    if (L->next && !m->dec_w) m->dec_w = m->word_emb;
+    snprintf(n, sizeof n, "%s.bias", dec);
+    if (find_alias(L, n)) return load(L, &m->dec_b, n, V, 0, 0);
+    snprintf(n, sizeof n, "%s.decoder.bias", dec);
+    return load(L, &m->dec_b, n, V, 0, 0);
+}
+
+int mt_model_load(const char *dir, mt_model **out, mt_err *e) {
+    *out = NULL;
+    mt_model *m = mt_calloc(1, sizeof *m);
+    if (!m) return mt_fail(e, MT_ENOMEM, "out of memory");
+    int rc = mt_config_load(dir, &m->cfg, e);
+    if (rc) {
+        free(m);
+        return rc;
+    }
+    mt_safetensors *st = NULL;
+    if ((rc = mt_st_open(dir, &st, e))) {
+        free(m);
+        return rc;
+    }
+    m->layers = mt_calloc((size_t)m->cfg.n_layers, sizeof *m->layers);
+    if (!m->layers) {
+        rc = mt_fail(e, MT_ENOMEM, "out of memory");
+        goto fail;
+    }
+    loader L = {st, dir, m->cfg.arch == MT_ARCH_BERT ? "bert." : "roberta.", NULL, 0, e};
+    if ((rc = load_all(m, &L))) goto fail; /* counting pass: also checks names and shapes */
+    m->arena = malloc(L.count * sizeof(float));
+    if (!m->arena) {
+        rc = mt_fail(e, MT_ENOMEM, "%s: cannot allocate %zu MB for the weights", dir, L.count * 4 >> 20);
+        goto fail;
+    }
+    L.next = m->arena;
+    if ((rc = load_all(m, &L))) goto fail;
+    mt_st_close(st);
+    *out = m;
+    return MT_OK;
+fail:
+    mt_st_close(st);
+    mt_model_free(m);
+    return rc;
+}
+
+void mt_model_free(mt_model *m) {
+    if (!m) return;
+    free(m->arena);
+    free(m->layers);
+    free(m);
+}
+
+const mt_config *mt_model_config(const mt_model *m) { return &m->cfg; }
+
+/* ---------------------------------------------------------------- run state */
+
+/* Activations of one layer for B sequences (N = B*T rows), kept for the backward pass. */
+typedef struct {
+    float *q, *k, *v, *att, *ctx, *r1, *mean1, *rstd1, *x1, *h, *a, *r2, *mean2, *rstd2;
+} layer_acts;
+
+/* One stack of activations: xs[l] is the input of layer l, xs[L] the final output. */
+typedef struct {
+    float **xs;
+    layer_acts *la;
+} stack;
+
+struct mt_run {
+    int max_T, max_B, T, d, f;
+    stack base;  /* B = 1: the unpatched sequence, cached for prefix reuse */
+    stack batch; /* B = max_B: patched rows or baseline batches */
+    /* backward scratch, sized for max_B * max_T rows */
+    float *dx, *dr2, *dact, *dx1, *dr1, *dctx, *dq, *dk, *dv;
+    /* head scratch, sized for max_B rows */
+    float *hx, *ht, *hu, *hn, *hmean, *hrstd, *logits, *dlogits, *dh, *dh2;
+    /* patched-layer scratch */
+    float *pf, *pr2, *pmean, *prstd, *px;
+    size_t bytes;
+    void *arena;
+};
+
+/* Lays `n` floats at *cur when base != NULL; always counts them. */
+static float *take(char **cur, size_t n, size_t *total) {
+    n = (n + 15) & ~(size_t)15; /* 64-byte alignment for the GEMMs */
+    float *p = *cur ? (float *)*cur : NULL;
+    if (*cur) *cur += n * sizeof(float);
+    *total += n * sizeof(float);
+    return p;
+}
+
+static void lay_stack(stack *s, const mt_config *c, int B, int T, char **cur, size_t *total) {
+    size_t N = (size_t)B * T, d = c->d_model, f = c->d_ff;
+    for (int l = 0; l <= c->n_layers; l++) {
+        float *p = take(cur, N * d, total);
+        if (s->xs) s->xs[l] = p;
+    }
+    for (int l = 0; l < c->n_layers; l++) {
+        layer_acts tmp, *a = s->la ? &s->la[l] : &tmp;
+        a->q = take(cur, N * d, total);
+        a->k = take(cur, N * d, total);
+        a->v = take(cur, N * d, total);
+        a->att = take(cur, (size_t)B * c->n_heads * T * T, total);
+        a->ctx = take(cur, N * d, total);
+        a->r1 = take(cur, N * d, total);
+        a->mean1 = take(cur, N, total);
+        a->rstd1 = take(cur, N, total);
+        a->x1 = take(cur, N * d, total);
+        a->h = take(cur, N * f, total);
+        a->a = take(cur, N * f, total);
+        a->r2 = take(cur, N * d, total);
+        a->mean2 = take(cur, N, total);
+        a->rstd2 = take(cur, N, total);
+    }
+}
+
+static size_t lay_run(mt_run *r, const mt_config *c, char *cur) {
+    size_t total = 0;
+    size_t NB = (size_t)r->max_B * r->max_T, d = c->d_model, f = c->d_ff, B = r->max_B;
+    lay_stack(&r->base, c, 1, r->max_T, &cur, &total);
+    lay_stack(&r->batch, c, r->max_B, r->max_T, &cur, &total);
+    float **dst[] = {&r->dx, &r->dr2, &r->dx1, &r->dr1, &r->dctx, &r->dq, &r->dk, &r->dv};
+    for (size_t i = 0; i < sizeof dst / sizeof *dst; i++) *dst[i] = take(&cur, NB * d, &total);
+    r->dact = take(&cur, NB * f, &total);
+    float **hd[] = {&r->hx, &r->ht, &r->hu, &r->hn, &r->dh, &r->dh2, &r->pf, &r->pr2, &r->px};
+    for (size_t i = 0; i < sizeof hd / sizeof *hd; i++) *hd[i] = take(&cur, B * d, &total);
+    r->hmean = take(&cur, B, &total);
+    r->hrstd = take(&cur, B, &total);
+    r->pmean = take(&cur, B, &total);
+    r->prstd = take(&cur, B, &total);
+    r->logits = take(&cur, B * (size_t)c->vocab_size, &total);
+    r->dlogits = take(&cur, B * (size_t)c->vocab_size, &total);
+    return total;
+}
+
+int mt_run_new(const mt_model *m, int max_T, int max_B, mt_run **out, mt_err *e) {
+    const mt_config *c = &m->cfg;
+    *out = NULL;
+    if (max_T < 1 || max_B < 1) return mt_fail(e, MT_EINVAL, "run: max_T and max_B must be positive");
+    if (max_T + c->pos_offset > c->max_pos)
+        return mt_fail(e, MT_EINVAL, "input of %d tokens exceeds the model's %d positions (max_position_embeddings)",
+                       max_T, c->max_pos - c->pos_offset);
+    mt_run *r = mt_calloc(1, sizeof *r);
+    if (!r) return mt_fail(e, MT_ENOMEM, "out of memory");
+    r->max_T = max_T;
+    r->max_B = max_B;
+    r->d = c->d_model;
+    r->f = c->d_ff;
+    r->base.xs = mt_calloc((size_t)c->n_layers + 1, sizeof(float *));
+    r->batch.xs = mt_calloc((size_t)c->n_layers + 1, sizeof(float *));
+    r->base.la = mt_calloc((size_t)c->n_layers, sizeof(layer_acts));
+    r->batch.la = mt_calloc((size_t)c->n_layers, sizeof(layer_acts));
+    r->bytes = lay_run(r, c, NULL);
+    r->arena = (r->base.xs && r->batch.xs && r->base.la && r->batch.la) ? aligned_alloc(64, r->bytes) : NULL;
+    if (!r->arena) {
+        size_t mb = r->bytes >> 20;
+        mt_run_free(r);
+        return mt_fail(e, MT_ENOMEM, "cannot allocate %zu MB of activations (%d tokens x %d rows)", mb, max_T, max_B);
+    }
+    lay_run(r, c, r->arena);
+    *out = r;
+    return MT_OK;
+}
+
+void mt_run_free(mt_run *r) {
+    if (!r) return;
+    free(r->base.xs);
+    free(r->batch.xs);
+    free(r->base.la);
+    free(r->batch.la);
+    free(r->arena);
+    free(r);
+}
+
+size_t mt_run_bytes(const mt_run *r) { return r->bytes; }
+
+/* ---------------------------------------------------------------- forward */
+
+static int embed(const mt_model *m, float *x, const int32_t *ids, const int32_t *types, int B, int T, mt_err *e) {
+    const mt_config *c = &m->cfg;
+    const int d = c->d_model;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            int32_t id = ids[(size_t)b * T + t], ty = types ? types[(size_t)b * T + t] : 0;
+            if (id < 0 || id >= c->vocab_size)
+                return mt_fail(e, MT_EINVAL, "token id %d at position %d is outside the vocabulary (%d)", id, t,
+                               c->vocab_size);
+            if (ty < 0 || ty >= c->type_vocab)
+                return mt_fail(e, MT_EINVAL, "token type %d at position %d is outside type_vocab_size (%d)", ty, t,
+                               c->type_vocab);
+            float *row = x + ((size_t)b * T + t) * d;
+            const float *we = m->word_emb + (size_t)id * d, *pe = m->pos_emb + (size_t)(t + c->pos_offset) * d,
+                        *te = m->type_emb + (size_t)ty * d;
+            for (int i = 0; i < d; i++) row[i] = we[i] + pe[i] + te[i];
+        }
+    return MT_OK;
+}
+
+/* Attention half of layer l: fills q,k,v,att,ctx,r1,x1 for N = B*T rows of xin. */
+static void attn_block_fwd(const mt_model *m, int l, layer_acts *a, const float *xin, int B, int T) {
+    const mt_config *c = &m->cfg;
+    const layer_weights *w = &m->layers[l];
+    const int d = c->d_model, N = B * T, H = c->n_heads;
+    mt_matmul_fwd(a->q, xin, w->q_w, w->q_b, N, d, d);
+    mt_matmul_fwd(a->k, xin, w->k_w, w->k_b, N, d, d);
+    mt_matmul_fwd(a->v, xin, w->v_w, w->v_b, N, d, d);
+    mt_attention_fwd(a->ctx, a->att, a->q, a->k, a->v, B, T, H, d / H);
+    mt_matmul_fwd(a->r1, a->ctx, w->o_w, w->o_b, N, d, d);
+    for (size_t i = 0; i < (size_t)N * d; i++) a->r1[i] += xin[i];
+    mt_layernorm_fwd(a->x1, a->mean1, a->rstd1, a->r1, w->ln1_w, w->ln1_b, N, d, c->ln_eps);
+}
+
+/* FFN half of layer l for N rows: h, a = act(h), r2 = W2 a + b2 + x1, xout = LN2(r2). */
+static void ffn_block_fwd(const mt_model *m, int l, layer_acts *a, float *xout, int N) {
+    const mt_config *c = &m->cfg;
+    const layer_weights *w = &m->layers[l];
+    const int d = c->d_model, f = c->d_ff;
+    mt_matmul_fwd(a->h, a->x1, w->fc1_w, w->fc1_b, N, d, f);
+    mt_act_fwd(a->a, a->h, (long)N * f, c->act);
+    mt_matmul_fwd(a->r2, a->a, w->fc2_w, w->fc2_b, N, f, d);
+    for (size_t i = 0; i < (size_t)N * d; i++) a->r2[i] += a->x1[i];
+    mt_layernorm_fwd(xout, a->mean2, a->rstd2, a->r2, w->ln2_w, w->ln2_b, N, d, c->ln_eps);
+}
+
+static void layers_fwd(const mt_model *m, stack *s, int from, int B, int T) {
+    for (int l = from; l < m->cfg.n_layers; l++) {
+        attn_block_fwd(m, l, &s->la[l], s->xs[l], B, T);
+        ffn_block_fwd(m, l, &s->la[l], s->xs[l + 1], B * T);
+    }
+}
+
+static int check_T(const mt_run *r, int B, int T, mt_err *e) {
+    if (T < 1) return mt_fail(e, MT_EINVAL, "empty input sequence");
+    if (T > r->max_T || B > r->max_B)
+        return mt_fail(e, MT_EINVAL, "input of %d x %d tokens exceeds the run's %d x %d", B, T, r->max_B, r->max_T);
+    return MT_OK;
+}
+
+int mt_forward(const mt_model *m, mt_run *r, const int32_t *ids, const int32_t *types, int T, mt_err *e) {
+    int rc = check_T(r, 1, T, e);
+    if (rc) return rc;
+    float *x = r->base.xs[0];
+    if ((rc = embed(m, r->dx, ids, types, 1, T, e))) return rc;
+    float *mean = r->dr2, *rstd = r->dr2 + T; /* scratch: only T values each */
+    mt_layernorm_fwd(x, mean, rstd, r->dx, m->emb_ln_w, m->emb_ln_b, T, m->cfg.d_model, m->cfg.ln_eps);
+    layers_fwd(m, &r->base, 0, 1, T);
+    r->T = T;
+    return MT_OK;
+}
+
+const float *mt_run_ffn_act(const mt_run *r, int layer, int pos) {
+    return r->base.la[layer].a + (size_t)pos * r->f;
+}
+
+/* ---------------------------------------------------------------- MLM head */
+
+/* logits[M][V] for M rows x[M][d]; keeps the intermediates in r for head_bwd. */
+static void head_fwd(const mt_model *m, mt_run *r, const float *x, int M) {
+    const mt_config *c = &m->cfg;
+    const int d = c->d_model;
+    memcpy(r->hx, x, sizeof(float) * (size_t)M * d);
+    mt_matmul_fwd(r->ht, r->hx, m->head_w, m->head_b, M, d, d);
+    mt_act_fwd(r->hu, r->ht, (long)M * d, c->act);
+    mt_layernorm_fwd(r->hn, r->hmean, r->hrstd, r->hu, m->head_ln_w, m->head_ln_b, M, d, c->ln_eps);
+    mt_matmul_fwd(r->logits, r->hn, m->dec_w, m->dec_b, M, d, c->vocab_size);
+}
+
+/* dx[M][d] from r->dlogits[M][V]. */
+static void head_bwd(const mt_model *m, mt_run *r, float *dx, int M) {
+    const mt_config *c = &m->cfg;
+    const int d = c->d_model;
+    mt_matmul_bwd_in(r->dh, r->dlogits, m->dec_w, M, d, c->vocab_size, 0);
+    mt_layernorm_bwd(r->dh2, r->dh, r->hu, r->hmean, r->hrstd, m->head_ln_w, M, d);
+    mt_act_bwd(r->dh2, r->dh2, r->ht, (long)M * d, c->act);
+    mt_matmul_bwd_in(dx, r->dh2, m->head_w, M, d, d, 0);
+}
+
+int mt_head_logits(const mt_model *m, mt_run *r, int pos, float *logits, mt_err *e) {
+    if (pos < 0 || pos >= r->T) return mt_fail(e, MT_EINVAL, "position %d is outside the sequence (%d)", pos, r->T);
+    head_fwd(m, r, r->base.xs[m->cfg.n_layers] + (size_t)pos * r->d, 1);
+    memcpy(logits, r->logits, sizeof(float) * m->cfg.vocab_size);
+    return MT_OK;
+}
+
+/* ---------------------------------------------------------------- backward */
+
+/* Layer l backward for N = B*T rows: dxin from dxout (gradient w.r.t. the layer's output). */
+static void layer_bwd(const mt_model *m, mt_run *r, int l, const layer_acts *a, const float *dxout, float *dxin,
+                      int B, int T) {
+    const mt_config *c = &m->cfg;
+    const layer_weights *w = &m->layers[l];
+    const int d = c->d_model, f = c->d_ff, N = B * T, H = c->n_heads;
+    const size_t Nd = (size_t)N * d;
+    mt_layernorm_bwd(r->dr2, dxout, a->r2, a->mean2, a->rstd2, w->ln2_w, N, d);
+    mt_matmul_bwd_in(r->dact, r->dr2, w->fc2_w, N, f, d, 0);
+    mt_act_bwd(r->dact, r->dact, a->h, (long)N * f, c->act);
+    memcpy(r->dx1, r->dr2, sizeof(float) * Nd);
+    mt_matmul_bwd_in(r->dx1, r->dact, w->fc1_w, N, d, f, 1);
+    mt_layernorm_bwd(r->dr1, r->dx1, a->r1, a->mean1, a->rstd1, w->ln1_w, N, d);
+    mt_matmul_bwd_in(r->dctx, r->dr1, w->o_w, N, d, d, 0);
+    mt_attention_bwd(r->dq, r->dk, r->dv, r->dctx, a->att, a->q, a->k, a->v, B, T, H, d / H);
+    memcpy(dxin, r->dr1, sizeof(float) * Nd);
+    mt_matmul_bwd_in(dxin, r->dq, w->q_w, N, d, d, 1);
+    mt_matmul_bwd_in(dxin, r->dk, w->k_w, N, d, d, 1);
+    mt_matmul_bwd_in(dxin, r->dv, w->v_w, N, d, d, 1);
+}
+
+/* ---------------------------------------------------------------- patched pass */
+
+int mt_patch_grad(const mt_model *m, mt_run *r, int layer, int pos, const float *Z, int M, int32_t target,
+                  int logprob, float *F, float *dZ, mt_err *e) {
+    const mt_config *c = &m->cfg;
+    const int d = c->d_model, f = c->d_ff, L = c->n_layers, V = c->vocab_size, T = r->T;
+    if (layer < 0 || layer >= L) return mt_fail(e, MT_EINVAL, "layer %d is outside [0, %d)", layer, L);
+    if (pos < 0 || pos >= T) return mt_fail(e, MT_EINVAL, "position %d is outside the sequence (%d)", pos, T);
+    if (M < 1 || M > r->max_B) return mt_fail(e, MT_EINVAL, "%d patched rows exceed the run's %d", M, r->max_B);
+    if (target < 0 || target >= V) return mt_fail(e, MT_EINVAL, "target id %d is outside the vocabulary", target);
+    const layer_weights *w = &m->layers[layer];
+    const layer_acts *base = &r->base.la[layer];
+
+    /* Patched layer: only position pos changes, so r2 = W2 z + b2 + x1[pos] for each row. */
+    mt_matmul_fwd(r->pr2, Z, w->fc2_w, w->fc2_b, M, f, d);
+    for (int k = 0; k < M; k++)
+        for (int i = 0; i < d; i++) r->pr2[(size_t)k * d + i] += base->x1[(size_t)pos * d + i];
+    mt_layernorm_fwd(r->px, r->pmean, r->prstd, r->pr2, w->ln2_w, w->ln2_b, M, d, c->ln_eps);
+
+    /* Layers above: M full sequences (attention spreads the change to every position). */
+    const float *top = r->px;
+    if (layer + 1 < L) {
+        float *x = r->batch.xs[layer + 1];
+        for (int k = 0; k < M; k++) {
+            memcpy(x + (size_t)k * T * d, r->base.xs[layer + 1], sizeof(float) * (size_t)T * d);
+            memcpy(x + ((size_t)k * T + pos) * d, r->px + (size_t)k * d, sizeof(float) * d);
+        }
+        layers_fwd(m, &r->batch, layer + 1, M, T);
+        float *g = r->pf;
+        for (int k = 0; k < M; k++)
+            memcpy(g + (size_t)k * d, r->batch.xs[L] + ((size_t)k * T + pos) * d, sizeof(float) * d);
+        top = g;
+    }
+
+    /* Head, objective and its gradient with respect to the logits. */
+    head_fwd(m, r, top, M);
+    for (int k = 0; k < M; k++) {
+        float *lg = r->logits + (size_t)k * V, *dl = r->dlogits + (size_t)k * V;
+        mt_softmax(dl, lg, V);
+        float p = dl[target];
+        double lse_p = log((double)p);
+        if (!isfinite(p) || (logprob && !isfinite(lse_p)))
+            return mt_fail(e, MT_ENUMERIC, "layer %d: non-finite probability at patched step %d", layer, k);
+        if (F) F[k] = logprob ? (float)lse_p : p;
+        /* d p_y / d logit_j = p_y (1[j=y] - p_j);  d log p_y / d logit_j = 1[j=y] - p_j */
+        float s = logprob ? 1.0f : p;
+        for (int j = 0; j < V; j++) dl[j] = -s * dl[j];
+        dl[target] += s;
+    }
+    head_bwd(m, r, r->dh, M); /* r->dh: gradient at the top layer's output, position pos */
+
+    const float *dtop = r->dh;
+    if (layer + 1 < L) {
+        float *dx = r->dx;
+        memset(dx, 0, sizeof(float) * (size_t)M * T * d);
+        for (int k = 0; k < M; k++)
+            memcpy(dx + ((size_t)k * T + pos) * d, r->dh + (size_t)k * d, sizeof(float) * d);
+        /* dx (gradient at layer l+1's output) -> ... -> gradient at layer l+1's input; the in/out
+         * buffers alternate between r->dx and r->dq's neighbour is avoided by a second buffer. */
+        float *din = r->batch.xs[0]; /* the batch stack's embedding slot is free: reuse as scratch */
+        for (int l = L - 1; l > layer; l--) {
+            layer_bwd(m, r, l, &r->batch.la[l], dx, din, M, T);
+            float *t = dx;
+            dx = din;
+            din = t;
+        }
+        float *g = r->pf;
+        for (int k = 0; k < M; k++)
+            memcpy(g + (size_t)k * d, dx + ((size_t)k * T + pos) * d, sizeof(float) * d);
+        dtop = g;
+    }
+    /* Patched layer backward: LN2, then W2 to the activation. */
+    mt_layernorm_bwd(r->dh2, dtop, r->pr2, r->pmean, r->prstd, w->ln2_w, M, d);
+    mt_matmul_bwd_in(dZ, r->dh2, w->fc2_w, M, f, d, 0);
+    for (size_t i = 0; i < (size_t)M * f; i++)
+        if (!isfinite(dZ[i]))
+            return mt_fail(e, MT_ENUMERIC, "layer %d: non-finite gradient at the FFN activation", layer);
+    return MT_OK;
+}
+
+int mt_forward_batch_acts(const mt_model *m, mt_run *r, const int32_t *ids, const int32_t *types, int B, int T,
+                          int pos, float *acts, mt_err *e) {
+    const mt_config *c = &m->cfg;
+    int rc = check_T(r, B, T, e);
+    if (rc) return rc;
+    if (pos < 0 || pos >= T) return mt_fail(e, MT_EINVAL, "position %d is outside the sequence (%d)", pos, T);
+    stack *s = &r->batch;
+    if ((rc = embed(m, r->dx, ids, types, B, T, e))) return rc;
+    mt_layernorm_fwd(s->xs[0], r->dx1, r->dx1 + (size_t)B * T, r->dx, m->emb_ln_w, m->emb_ln_b, B * T, c->d_model,
+                     c->ln_eps);
+    layers_fwd(m, s, 0, B, T);
+    for (int b = 0; b < B; b++)
+        for (int l = 0; l < c->n_layers; l++)
+            memcpy(acts + ((size_t)b * c->n_layers + l) * c->d_ff, s->la[l].a + ((size_t)b * T + pos) * c->d_ff,
+                   sizeof(float) * c->d_ff);
+    return MT_OK;
+}

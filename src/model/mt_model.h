@@ -1,0 +1,44 @@
+/* Transformer masked LMs (BERT, XLM-R) with a patch point at the FFN intermediate activation.
+ *
+ * Usage: mt_model_load -> mt_run_new -> mt_forward (one sequence, caches every layer) ->
+ * mt_head_logits / mt_run_ffn_act / mt_patch_grad. The patched pass reuses the cached states
+ * below the patched layer (exact prefix reuse) and back-propagates to the patched activation
+ * only (no weight gradients). */
+#ifndef MT_MODEL_H
+#define MT_MODEL_H
+
+#include "mt_common.h"
+#include "mt_config.h"
+
+typedef struct mt_model mt_model; /* opaque: config + weights */
+typedef struct mt_run mt_run;     /* opaque: activations and scratch for one query */
+
+/* dir holds config.json and model.safetensors (or a sharded index). */
+int mt_model_load(const char *dir, mt_model **out, mt_err *e);
+void mt_model_free(mt_model *m);
+const mt_config *mt_model_config(const mt_model *m);
+
+/* Run state for sequences of up to max_T tokens and patched batches of up to max_B rows. */
+int mt_run_new(const mt_model *m, int max_T, int max_B, mt_run **out, mt_err *e);
+void mt_run_free(mt_run *r);
+size_t mt_run_bytes(const mt_run *r);
+
+/* Unpatched forward of one sequence (types may be NULL: all zero). */
+int mt_forward(const mt_model *m, mt_run *r, const int32_t *ids, const int32_t *types, int T, mt_err *e);
+/* After mt_forward: layer's FFN intermediate activation at pos (d_ff floats, owned by r). */
+const float *mt_run_ffn_act(const mt_run *r, int layer, int pos);
+/* After mt_forward: MLM-head logits at pos (vocab_size floats). */
+int mt_head_logits(const mt_model *m, mt_run *r, int pos, float *logits, mt_err *e);
+
+/* Unpatched forward of B sequences of T tokens; writes the FFN activation at pos of every layer
+ * into acts[B][n_layers][d_ff]. Does not disturb the cache of mt_forward. B <= max_B. */
+int mt_forward_batch_acts(const mt_model *m, mt_run *r, const int32_t *ids, const int32_t *types,
+                          int B, int T, int pos, float *acts, mt_err *e);
+
+/* For the sequence of the last mt_forward: replaces layer's FFN activation at pos by each of the
+ * M rows of Z[M][d_ff] (M <= max_B) and computes, at the same position, F_k = P(target) (or
+ * log P(target) when logprob) and dF_k/dZ_k into dZ[M][d_ff]. F may be NULL. */
+int mt_patch_grad(const mt_model *m, mt_run *r, int layer, int pos, const float *Z, int M,
+                  int32_t target, int logprob, float *F, float *dZ, mt_err *e);
+
+#endif

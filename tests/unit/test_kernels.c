@@ -1,0 +1,174 @@
+/* Finite-difference checks of every backward kernel (ggml's MODE_GRAD idea): for a random
+ * projection R, the scalar loss S = sum(R * forward(x)) has dS/dx = backward(R); compare with
+ * central differences in double around the same point. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mt_config.h"
+#include "mt_kernels.h"
+#include "mt_test.h"
+
+static unsigned long long rng = 88172645463325252ULL;
+static float frand(void) { /* uniform in [-1, 1) */
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
+}
+static void fill(float *x, size_t n, float s) {
+    for (size_t i = 0; i < n; i++) x[i] = s * frand();
+}
+static double dotp(const float *a, const float *b, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return s;
+}
+
+/* max |analytic - numeric| / max(|numeric|) over all inputs */
+static double rel_err(const float *an, const double *num, size_t n) {
+    double md = 0, mx = 1e-12;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs(an[i] - num[i]);
+        if (d > md) md = d;
+        if (fabs(num[i]) > mx) mx = fabs(num[i]);
+    }
+    return md / mx;
+}
+
+enum { N = 6, C = 10, OC = 7, B = 2, T = 5, H = 2, D = 4 };
+
+static float *w_, *b_;
+static const float *R_;
+static int act_;
+static double loss_matmul(float *x) {
+    float out[N * OC];
+    mt_matmul_fwd(out, x, w_, b_, N, C, OC);
+    return dotp(out, R_, N * OC);
+}
+static double loss_ln(float *x) {
+    float out[N * C], m[N], r[N];
+    mt_layernorm_fwd(out, m, r, x, w_, b_, N, C, 1e-5f);
+    return dotp(out, R_, N * C);
+}
+static double loss_act(float *x) {
+    float out[N * C];
+    mt_act_fwd(out, x, N * C, act_);
+    return dotp(out, R_, N * C);
+}
+static float *qkv_[3];
+static int which_;
+static double loss_attn(float *x) {
+    float out[B * T * H * D], att[B * H * T * T];
+    float *save = qkv_[which_];
+    qkv_[which_] = x;
+    mt_attention_fwd(out, att, qkv_[0], qkv_[1], qkv_[2], B, T, H, D);
+    qkv_[which_] = save;
+    return dotp(out, R_, B * T * H * D);
+}
+
+static void numeric(double (*loss)(float *), float *x, size_t n, double *g) {
+    for (size_t i = 0; i < n; i++) {
+        float keep = x[i];
+        double h = 1e-2 * (fabs(keep) > 1 ? fabs(keep) : 1);
+        x[i] = keep + (float)h;
+        double lp = loss(x);
+        x[i] = keep - (float)h;
+        double lm = loss(x);
+        x[i] = keep;
+        g[i] = (lp - lm) / (2 * h);
+    }
+}
+
+int main(void) {
+    float x[N * C], w[OC * C], b[OC], R[N * OC > B * T * H * D ? N * OC : B * T * H * D], dx[N * C];
+    double g[N * C > B * T * H * D ? N * C : B * T * H * D];
+    fill(x, N * C, 1);
+    fill(w, OC * C, 0.5f);
+    fill(b, OC, 0.5f);
+    fill(R, sizeof R / sizeof *R, 1);
+    w_ = w, b_ = b, R_ = R;
+
+    /* matmul: dS/dx = R . W; forward also against a naive loop */
+    float out[N * OC];
+    mt_matmul_fwd(out, x, w, b, N, C, OC);
+    double md = 0;
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < OC; o++) {
+            double s = b[o];
+            for (int c = 0; c < C; c++) s += (double)x[n * C + c] * w[o * C + c];
+            md = fmax(md, fabs(s - out[n * OC + o]));
+        }
+    CHECK(md < 1e-5, "matmul forward vs naive: max diff %g", md);
+    mt_matmul_bwd_in(dx, R, w, N, C, OC, 0);
+    numeric(loss_matmul, x, N * C, g);
+    CHECK(rel_err(dx, g, N * C) < 1e-3, "matmul backward vs finite differences: rel err %g", rel_err(dx, g, N * C));
+    /* accumulate mode adds */
+    float dx2[N * C];
+    memcpy(dx2, dx, sizeof dx);
+    mt_matmul_bwd_in(dx2, R, w, N, C, OC, 1);
+    md = 0;
+    for (int i = 0; i < N * C; i++) md = fmax(md, fabs(dx2[i] - 2 * dx[i]));
+    CHECK(md < 1e-5, "matmul backward accumulate: max diff %g", md);
+
+    /* layernorm */
+    float lw[C], lb[C], mean[N], rstd[N], lo[N * C];
+    fill(lw, C, 1);
+    fill(lb, C, 1);
+    for (int i = 0; i < C; i++) lw[i] += 1.5f;
+    w_ = lw, b_ = lb;
+    mt_layernorm_fwd(lo, mean, rstd, x, lw, lb, N, C, 1e-5f);
+    mt_layernorm_bwd(dx, R, x, mean, rstd, lw, N, C);
+    numeric(loss_ln, x, N * C, g);
+    CHECK(rel_err(dx, g, N * C) < 2e-3, "layernorm backward vs finite differences: rel err %g", rel_err(dx, g, N * C));
+
+    /* activations */
+    const char *names[] = {"gelu(erf)", "gelu(tanh)", "relu"};
+    for (act_ = 0; act_ < 3; act_++) {
+        float xa[N * C];
+        memcpy(xa, x, sizeof xa);
+        for (int i = 0; i < N * C; i++) xa[i] *= 3; /* cover the curved region */
+        if (act_ == MT_ACT_RELU)
+            for (int i = 0; i < N * C; i++)
+                if (fabsf(xa[i]) < 0.05f) xa[i] = 0.5f; /* avoid the kink */
+        mt_act_bwd(dx, R, xa, N * C, act_);
+        numeric(loss_act, xa, N * C, g);
+        CHECK(rel_err(dx, g, N * C) < 2e-3, "%s backward vs finite differences: rel err %g", names[act_],
+              rel_err(dx, g, N * C));
+    }
+    /* gelu(erf) forward at known points (torch.nn.functional.gelu) */
+    float gx[3] = {-1.0f, 0.5f, 2.0f}, gy[3];
+    mt_act_fwd(gy, gx, 3, MT_ACT_GELU_ERF);
+    CHECK(fabsf(gy[0] + 0.15865525f) < 1e-6 && fabsf(gy[1] - 0.34573123f) < 1e-6 && fabsf(gy[2] - 1.95449974f) < 1e-6,
+          "gelu(erf) values %g %g %g", gy[0], gy[1], gy[2]);
+
+    /* attention */
+    const int n = B * T * H * D;
+    float q[B * T * H * D], k[B * T * H * D], v[B * T * H * D], dq[B * T * H * D], dk[B * T * H * D],
+        dv[B * T * H * D], ao[B * T * H * D], att[B * H * T * T];
+    fill(q, n, 1.5f);
+    fill(k, n, 1.5f);
+    fill(v, n, 1);
+    qkv_[0] = q, qkv_[1] = k, qkv_[2] = v;
+    mt_attention_fwd(ao, att, q, k, v, B, T, H, D);
+    mt_attention_bwd(dq, dk, dv, R, att, q, k, v, B, T, H, D);
+    float *an[3] = {dq, dk, dv};
+    const char *qn[3] = {"q", "k", "v"};
+    for (which_ = 0; which_ < 3; which_++) {
+        float xx[B * T * H * D];
+        memcpy(xx, qkv_[which_], sizeof xx);
+        numeric(loss_attn, xx, n, g);
+        CHECK(rel_err(an[which_], g, n) < 2e-3, "attention backward d%s vs finite differences: rel err %g", qn[which_],
+              rel_err(an[which_], g, n));
+    }
+    /* softmax rows of the attention sum to 1 */
+    double s = 0;
+    for (int j = 0; j < T; j++) s += att[j];
+    CHECK(fabs(s - 1) < 1e-5, "attention probabilities sum to %g", s);
+
+    /* softmax with large logits */
+    float lg[4] = {1000, 1001, 999, -1e30f}, pr[4];
+    mt_softmax(pr, lg, 4);
+    CHECK(fabsf(pr[1] - 0.66524096f) < 1e-6 && pr[3] == 0, "softmax stable: %g %g", pr[1], pr[3]);
+    return mt_test_report();
+}
