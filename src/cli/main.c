@@ -1,0 +1,355 @@
+/* matrice command line: the only place that prints and exits.
+ *
+ *   matrice tokenize  --model DIR --text TEXT [--no-special]
+ *   matrice predict   --model DIR --query Q [--top K]
+ *   matrice attribute --model DIR --query Q --answer A [--method kn|amig] [--steps M]
+ *                     [--target prob|logprob] [--multiplier delta|activation]
+ *                     [--baseline zero|amig] [--top N] [--scores OUT.npy]
+ *
+ * Results go to stdout as one JSON document; errors to stderr as one line; exit status 0 on
+ * success, 2 on a usage error, 1 on any other failure. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mt_cloze.h"
+#include "mt_ig.h"
+#include "mt_kernels.h"
+#include "mt_model.h"
+#include "mt_npy.h"
+#include "mt_tokenizer.h"
+
+#define MATRICE_VERSION "0.1.0"
+
+static const char *usage_text =
+    "usage: matrice <command> [options]\n"
+    "commands:\n"
+    "  tokenize  --model DIR --text TEXT [--no-special]\n"
+    "  predict   --model DIR --query \"Paris is the capital of [Y] .\" [--top K]\n"
+    "  attribute --model DIR --query Q --answer A [--method kn|amig] [--steps M]\n"
+    "            [--target prob|logprob] [--multiplier delta|activation] [--baseline zero|amig]\n"
+    "            [--top N] [--scores OUT.npy]\n"
+    "  version\n";
+
+/* ---------------------------------------------------------------- options */
+
+typedef struct {
+    const char *name;
+    const char *value; /* NULL when absent; "" for flags that are present */
+    int is_flag;
+} opt;
+
+static int usage_error(const char *cmd, const char *msg, const char *arg) {
+    fprintf(stderr, "matrice %s: %s%s%s\n%s", cmd, msg, arg ? " " : "", arg ? arg : "", usage_text);
+    return 2;
+}
+
+/* Fills opts from argv; every argument must be a known --name (with a value unless a flag). */
+static int parse_opts(const char *cmd, int argc, char **argv, opt *opts, int nopts) {
+    for (int i = 0; i < argc; i++) {
+        int k = 0;
+        for (; k < nopts; k++)
+            if (!strncmp(argv[i], "--", 2) && !strcmp(argv[i] + 2, opts[k].name)) break;
+        if (k == nopts) return usage_error(cmd, "unknown argument", argv[i]);
+        if (opts[k].is_flag) {
+            opts[k].value = "";
+        } else {
+            if (i + 1 >= argc) return usage_error(cmd, "missing value for", argv[i]);
+            opts[k].value = argv[++i];
+        }
+    }
+    return 0;
+}
+
+static const char *get(const opt *opts, int n, const char *name) {
+    for (int k = 0; k < n; k++)
+        if (!strcmp(opts[k].name, name)) return opts[k].value;
+    return NULL;
+}
+
+static int parse_int(const char *cmd, const char *name, const char *s, int lo, int hi, int *out) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi) {
+        fprintf(stderr, "matrice %s: --%s must be an integer in [%d, %d], got '%s'\n", cmd, name, lo, hi, s);
+        return 2;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int fail(const char *cmd, const mt_err *e) {
+    fprintf(stderr, "matrice %s: %s\n", cmd, e->msg);
+    return 1;
+}
+
+static void emit(json_t *doc) {
+    char *s = json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(9));
+    if (s) {
+        fputs(s, stdout);
+        fputc('\n', stdout);
+        free(s);
+    }
+    json_decref(doc);
+}
+
+static json_t *ids_json(const int32_t *ids, int n) {
+    json_t *a = json_array();
+    for (int i = 0; i < n; i++) json_array_append_new(a, json_integer(ids[i]));
+    return a;
+}
+
+static json_t *tokens_json(const mt_tokenizer *tok, const int32_t *ids, int n) {
+    json_t *a = json_array();
+    for (int i = 0; i < n; i++) {
+        const char *s = mt_tok_id_to_token(tok, ids[i]);
+        json_array_append_new(a, json_string(s ? s : ""));
+    }
+    return a;
+}
+
+/* ---------------------------------------------------------------- tokenize */
+
+static int cmd_tokenize(int argc, char **argv) {
+    opt o[] = {{"model", NULL, 0}, {"text", NULL, 0}, {"no-special", NULL, 1}};
+    int n = sizeof o / sizeof *o, rc = parse_opts("tokenize", argc, argv, o, n);
+    if (rc) return rc;
+    const char *dir = get(o, n, "model"), *text = get(o, n, "text");
+    if (!dir || !text) return usage_error("tokenize", "--model and --text are required", NULL);
+    mt_err e = {0};
+    mt_tokenizer *tok = NULL;
+    if (mt_tok_load(dir, &tok, &e)) return fail("tokenize", &e);
+    int32_t *ids = NULL;
+    int T = 0;
+    if (mt_tok_encode(tok, text, get(o, n, "no-special") == NULL, &ids, &T, &e)) {
+        mt_tok_free(tok);
+        return fail("tokenize", &e);
+    }
+    json_t *doc = json_object();
+    json_object_set_new(doc, "text", json_string(text));
+    json_object_set_new(doc, "ids", ids_json(ids, T));
+    json_object_set_new(doc, "tokens", tokens_json(tok, ids, T));
+    emit(doc);
+    free(ids);
+    mt_tok_free(tok);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- predict */
+
+typedef struct {
+    int id;
+    float p;
+} scored;
+
+static int by_p_desc(const void *a, const void *b) {
+    float x = ((const scored *)a)->p, y = ((const scored *)b)->p;
+    return x < y ? 1 : x > y ? -1 : ((const scored *)a)->id - ((const scored *)b)->id;
+}
+
+static int cmd_predict(int argc, char **argv) {
+    opt o[] = {{"model", NULL, 0}, {"query", NULL, 0}, {"top", NULL, 0}};
+    int n = sizeof o / sizeof *o, rc = parse_opts("predict", argc, argv, o, n);
+    if (rc) return rc;
+    const char *dir = get(o, n, "model"), *query = get(o, n, "query");
+    if (!dir || !query) return usage_error("predict", "--model and --query are required", NULL);
+    int top = 10;
+    if (get(o, n, "top") && (rc = parse_int("predict", "top", get(o, n, "top"), 1, 1000, &top))) return rc;
+    mt_err e = {0};
+    mt_tokenizer *tok = NULL;
+    mt_model *m = NULL;
+    mt_run *r = NULL;
+    mt_cloze c = {0};
+    float *logits = NULL, *probs = NULL;
+    scored *s = NULL;
+    if (mt_tok_load(dir, &tok, &e) || mt_model_load(dir, &m, &e) || mt_cloze_build(tok, query, 1, &c, &e) ||
+        mt_run_new(m, c.T, 1, &r, &e) || mt_forward(m, r, c.ids, NULL, c.T, &e)) {
+        rc = fail("predict", &e);
+        goto done;
+    }
+    const int V = mt_model_config(m)->vocab_size;
+    logits = malloc(sizeof(float) * V);
+    probs = malloc(sizeof(float) * V);
+    s = malloc(sizeof(scored) * V);
+    if (!logits || !probs || !s) {
+        mt_fail(&e, MT_ENOMEM, "out of memory");
+        rc = fail("predict", &e);
+        goto done;
+    }
+    if (mt_head_logits(m, r, c.answer_pos[0], logits, &e)) {
+        rc = fail("predict", &e);
+        goto done;
+    }
+    mt_softmax(probs, logits, V);
+    for (int i = 0; i < V; i++) s[i] = (scored){i, probs[i]};
+    qsort(s, V, sizeof *s, by_p_desc);
+    json_t *doc = json_object(), *tops = json_array();
+    json_object_set_new(doc, "query", json_string(query));
+    json_object_set_new(doc, "ids", ids_json(c.ids, c.T));
+    json_object_set_new(doc, "tokens", tokens_json(tok, c.ids, c.T));
+    json_object_set_new(doc, "answer_position", json_integer(c.answer_pos[0]));
+    for (int i = 0; i < top && i < V; i++) {
+        const char *ts = mt_tok_id_to_token(tok, s[i].id);
+        char *text = mt_tok_decode(tok, &s[i].id, 1, 0);
+        json_array_append_new(tops, json_pack("{s:i, s:s, s:s, s:f}", "id", s[i].id, "token", ts ? ts : "", "text",
+                                              text ? text : "", "prob", (double)s[i].p));
+        free(text);
+    }
+    json_object_set_new(doc, "top", tops);
+    emit(doc);
+done:
+    free(logits);
+    free(probs);
+    free(s);
+    mt_cloze_free(&c);
+    mt_run_free(r);
+    mt_model_free(m);
+    mt_tok_free(tok);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- attribute */
+
+static int cmp_score_desc(const void *a, const void *b, void *scores) {
+    const float *sc = scores;
+    float x = sc[*(const int *)a], y = sc[*(const int *)b];
+    return x < y ? 1 : x > y ? -1 : *(const int *)a - *(const int *)b;
+}
+
+static int cmd_attribute(int argc, char **argv) {
+    opt o[] = {{"model", NULL, 0},      {"query", NULL, 0},  {"answer", NULL, 0}, {"method", NULL, 0},
+               {"steps", NULL, 0},      {"target", NULL, 0}, {"multiplier", NULL, 0}, {"baseline", NULL, 0},
+               {"top", NULL, 0},        {"scores", NULL, 0}};
+    int n = sizeof o / sizeof *o, rc = parse_opts("attribute", argc, argv, o, n);
+    if (rc) return rc;
+    const char *dir = get(o, n, "model"), *query = get(o, n, "query"), *answer = get(o, n, "answer");
+    if (!dir || !query || !answer) return usage_error("attribute", "--model, --query and --answer are required", NULL);
+    mt_ig_opts opts;
+    mt_ig_opts_default(&opts);
+    const char *method = get(o, n, "method") ? get(o, n, "method") : "kn";
+    if (!strcmp(method, "kn")) opts.baseline = MT_BASELINE_ZERO;
+    else if (!strcmp(method, "amig")) opts.baseline = MT_BASELINE_AMIG;
+    else return usage_error("attribute", "--method must be kn or amig, got", method);
+    const char *v;
+    if ((v = get(o, n, "baseline"))) {
+        if (!strcmp(v, "zero")) opts.baseline = MT_BASELINE_ZERO;
+        else if (!strcmp(v, "amig")) opts.baseline = MT_BASELINE_AMIG;
+        else return usage_error("attribute", "--baseline must be zero or amig, got", v);
+    }
+    if ((v = get(o, n, "target"))) {
+        if (!strcmp(v, "prob")) opts.logprob = 0;
+        else if (!strcmp(v, "logprob")) opts.logprob = 1;
+        else return usage_error("attribute", "--target must be prob or logprob, got", v);
+    }
+    if ((v = get(o, n, "multiplier"))) {
+        if (!strcmp(v, "delta")) opts.multiplier = MT_MULT_DELTA;
+        else if (!strcmp(v, "activation")) opts.multiplier = MT_MULT_ACTIVATION;
+        else return usage_error("attribute", "--multiplier must be delta or activation, got", v);
+    }
+    if ((v = get(o, n, "steps")) && (rc = parse_int("attribute", "steps", v, 1, 10000, &opts.steps))) return rc;
+    int top = 20;
+    if ((v = get(o, n, "top")) && (rc = parse_int("attribute", "top", v, 0, 1 << 30, &top))) return rc;
+    const char *scores_path = get(o, n, "scores");
+
+    mt_err e = {0};
+    mt_tokenizer *tok = NULL;
+    mt_model *m = NULL;
+    mt_cloze c = {0};
+    mt_ig_result res = {0};
+    int32_t *ans = NULL;
+    int na = 0;
+    int *order = NULL;
+    if (mt_tok_load(dir, &tok, &e) || mt_cloze_answer(tok, query, answer, &ans, &na, &e) ||
+        mt_cloze_build(tok, query, na, &c, &e) || mt_model_load(dir, &m, &e)) {
+        rc = fail("attribute", &e);
+        goto done;
+    }
+    c.answer_ids = ans;
+    ans = NULL;
+    mt_query q = mt_cloze_query(&c);
+    if (mt_ig_attribute(m, &q, &opts, &res, &e)) {
+        rc = fail("attribute", &e);
+        goto done;
+    }
+    const mt_config *cfg = mt_model_config(m);
+    const int L = cfg->n_layers, f = cfg->d_ff;
+    if (scores_path) {
+        int64_t shape[2] = {L, f};
+        if (mt_npy_write_f32(scores_path, res.scores, 2, shape, &e)) {
+            rc = fail("attribute", &e);
+            goto done;
+        }
+    }
+    double prob = 1;
+    json_t *doc = json_object(), *per = json_array(), *layers = json_array(), *neurons = json_array();
+    for (int t = 0; t < c.n_answer; t++) {
+        prob *= res.prob[t];
+        json_array_append_new(per, json_real(res.prob[t]));
+    }
+    json_object_set_new(doc, "query", json_string(query));
+    json_object_set_new(doc, "answer", json_string(answer));
+    json_object_set_new(doc, "ids", ids_json(c.ids, c.T));
+    json_object_set_new(doc, "tokens", tokens_json(tok, c.ids, c.T));
+    json_object_set_new(doc, "answer_ids", ids_json(c.answer_ids, c.n_answer));
+    json_object_set_new(doc, "answer_tokens", tokens_json(tok, c.answer_ids, c.n_answer));
+    json_t *pos = json_array();
+    for (int t = 0; t < c.n_answer; t++) json_array_append_new(pos, json_integer(c.answer_pos[t]));
+    json_object_set_new(doc, "answer_positions", pos);
+    json_object_set_new(doc, "prob", json_real(prob));
+    json_object_set_new(doc, "prob_per_token", per);
+    json_object_set_new(doc, "options",
+                        json_pack("{s:s, s:s, s:s, s:s, s:i, s:s}", "method", method, "baseline",
+                                  opts.baseline == MT_BASELINE_AMIG ? "amig" : "zero", "multiplier",
+                                  opts.multiplier == MT_MULT_DELTA ? "delta" : "activation", "target",
+                                  opts.logprob ? "logprob" : "prob", "steps", opts.steps, "neuron",
+                                  "ffn_intermediate_post_activation"));
+    for (int l = 0; l < L; l++)
+        json_array_append_new(layers, json_pack("{s:i, s:f, s:f, s:f, s:f}", "layer", l, "score_sum", res.score_sum[l],
+                                                "f_a", res.f_a[l], "f_b", res.f_b[l], "gap",
+                                                res.score_sum[l] - (res.f_a[l] - res.f_b[l])));
+    json_object_set_new(doc, "completeness", layers);
+    order = malloc(sizeof(int) * (size_t)L * f);
+    if (!order) {
+        json_decref(doc);
+        mt_fail(&e, MT_ENOMEM, "out of memory");
+        rc = fail("attribute", &e);
+        goto done;
+    }
+    for (int i = 0; i < L * f; i++) order[i] = i;
+    qsort_r(order, (size_t)L * f, sizeof(int), cmp_score_desc, res.scores);
+    for (int i = 0; i < top && i < L * f; i++)
+        json_array_append_new(neurons, json_pack("{s:i, s:i, s:f}", "layer", order[i] / f, "unit", order[i] % f,
+                                                 "score", (double)res.scores[order[i]]));
+    json_object_set_new(doc, "top_neurons", neurons);
+    json_object_set_new(doc, "max_score", json_real(res.scores[order[0]]));
+    json_object_set_new(doc, "seconds", json_real(res.seconds));
+    json_object_set_new(doc, "gflop", json_real(res.flops * 1e-9));
+    if (scores_path) json_object_set_new(doc, "scores_file", json_string(scores_path));
+    emit(doc);
+done:
+    free(order);
+    free(ans);
+    mt_ig_result_free(&res);
+    mt_cloze_free(&c);
+    mt_model_free(m);
+    mt_tok_free(tok);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        fputs(usage_text, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "tokenize")) return cmd_tokenize(argc - 2, argv + 2);
+    if (!strcmp(cmd, "predict")) return cmd_predict(argc - 2, argv + 2);
+    if (!strcmp(cmd, "attribute")) return cmd_attribute(argc - 2, argv + 2);
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("matrice %s\n", MATRICE_VERSION);
+        return 0;
+    }
+    fprintf(stderr, "matrice: unknown command '%s'\n%s", cmd, usage_text);
+    return 2;
+}
