@@ -1,0 +1,229 @@
+/* Golden checks against HuggingFace transformers (float64 reference, tools/make_golden.py):
+ * logits, gradients at the FFN activation, IG scores (KN and AMIG baselines, prob/logprob,
+ * delta/activation multipliers) and AMIG baselines; plus finite differences of the patched
+ * pass. Tolerances: logits 1e-4, gradients and scores 1e-3, relative to the largest
+ * reference magnitude of each array. */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mt_ig.h"
+#include "mt_model.h"
+#include "mt_npy.h"
+#include "mt_test.h"
+
+#define GOLD "tests/golden/models"
+
+static double max_rel(const float *got, const float *ref, size_t n) {
+    double md = 0, mx = 1e-30;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - ref[i]);
+        if (!(d <= md)) md = d; /* NaN propagates */
+        if (fabs(ref[i]) > mx) mx = fabs(ref[i]);
+    }
+    return md / mx;
+}
+
+static float *load_npy(const char *dir, const char *cas, const char *what, size_t want) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s_%s.npy", dir, cas, what);
+    float *d = NULL;
+    int nd;
+    int64_t sh[8];
+    mt_err e;
+    if (mt_npy_read_f32(path, &d, &nd, sh, &e)) {
+        CHECK(0, "%s", e.msg);
+        return NULL;
+    }
+    size_t n = 1;
+    for (int i = 0; i < nd; i++) n *= (size_t)sh[i];
+    if (n != want) {
+        CHECK(0, "%s: %zu values, expected %zu", path, n, want);
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+static int32_t *int_array(json_t *a, int *n) {
+    *n = (int)json_array_size(a);
+    int32_t *v = malloc(sizeof(int32_t) * (*n + 1));
+    for (int i = 0; i < *n; i++) v[i] = (int32_t)json_integer_value(json_array_get(a, i));
+    return v;
+}
+
+static void check_ig(const mt_model *m, const mt_query *q, const char *dir, const char *cas, const char *what,
+                     mt_baseline base, mt_multiplier mult, int logprob, size_t Lf) {
+    float *ref = load_npy(dir, cas, what, Lf);
+    if (!ref) return;
+    mt_ig_opts o;
+    mt_ig_opts_default(&o);
+    o.baseline = base;
+    o.multiplier = mult;
+    o.logprob = logprob;
+    mt_ig_result r;
+    mt_err e;
+    if (mt_ig_attribute(m, q, &o, &r, &e)) {
+        CHECK(0, "%s/%s %s: %s", dir, cas, what, e.msg);
+        free(ref);
+        return;
+    }
+    double err = max_rel(r.scores, ref, Lf);
+    CHECK(err < 1e-3, "%s/%s %s: max error %.3g relative to the largest score", dir, cas, what, err);
+    if (base == MT_BASELINE_AMIG && mult == MT_MULT_DELTA && !logprob) {
+        const mt_config *c = mt_model_config(m);
+        float *bref = load_npy(dir, cas, "amig_base", (size_t)q->n_answer * c->n_layers * c->d_ff);
+        if (bref) {
+            double be = max_rel(r.baseline, bref, (size_t)q->n_answer * c->n_layers * c->d_ff);
+            CHECK(be < 1e-4, "%s/%s amig baseline: max error %.3g", dir, cas, be);
+            free(bref);
+        }
+    }
+    free(ref);
+    mt_ig_result_free(&r);
+}
+
+/* dF/dz by central differences at a few units of one layer, against mt_patch_grad. */
+static void check_fd(const mt_model *m, mt_run *r, const mt_query *q, const char *dir) {
+    const mt_config *c = mt_model_config(m);
+    const int f = c->d_ff, p = q->answer_pos[0];
+    float *z = malloc(sizeof(float) * f * 3), *g = malloc(sizeof(float) * f * 3), F[3];
+    mt_err e;
+    for (int l = 0; l < c->n_layers; l++) {
+        memcpy(z, mt_run_ffn_act(r, l, p), sizeof(float) * f);
+        if (mt_patch_grad(m, r, l, p, z, 1, q->answer_ids[0], 0, F, g, &e)) {
+            CHECK(0, "%s: %s", dir, e.msg);
+            break;
+        }
+        double worst = 0, scale = 1e-30;
+        for (int i = 0; i < f; i++) scale = fmax(scale, fabs(g[i]));
+        for (int u = 0; u < f; u += f / 5 + 1) {
+            const float h = 1e-2f;
+            memcpy(z + f, z, sizeof(float) * f);
+            memcpy(z + 2 * f, z, sizeof(float) * f);
+            z[f + u] += h;
+            z[2 * f + u] -= h;
+            float g3[3 * 512];
+            float *gg = f <= 512 ? g3 : malloc(sizeof(float) * 3 * f);
+            mt_patch_grad(m, r, l, p, z, 3, q->answer_ids[0], 0, F, gg, &e);
+            double num = ((double)F[1] - F[2]) / (2 * h);
+            worst = fmax(worst, fabs(num - g[u]));
+            if (gg != g3) free(gg);
+        }
+        CHECK(worst / scale < 2e-2, "%s layer %d: patched gradient vs finite differences: %.3g relative", dir, l,
+              worst / scale);
+    }
+    free(z);
+    free(g);
+}
+
+static void run_case(const mt_model *m, const char *dir, const char *cas, int full) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s.json", dir, cas);
+    json_error_t je;
+    json_t *j = json_load_file(path, 0, &je);
+    if (!j) return; /* case absent for this model */
+    const mt_config *c = mt_model_config(m);
+    const int L = c->n_layers, f = c->d_ff, V = c->vocab_size;
+    int T, na, nt, np, nsp;
+    int32_t *ids = int_array(json_object_get(j, "ids"), &T);
+    int32_t *types = int_array(json_object_get(j, "token_type_ids"), &nt);
+    int32_t *ap = int_array(json_object_get(j, "answer_positions"), &np);
+    int32_t *ans = int_array(json_object_get(j, "answer_ids"), &na);
+    int32_t *sp = int_array(json_object_get(j, "special_positions"), &nsp);
+    int pos[64];
+    uint8_t special[1024] = {0};
+    for (int i = 0; i < np; i++) pos[i] = ap[i];
+    for (int i = 0; i < nsp; i++) special[sp[i]] = 1;
+    mt_query q = {ids, nt == T ? types : NULL, T, pos, ans, na,
+                  (int32_t)json_integer_value(json_object_get(j, "mask_id")), special};
+    mt_err e;
+    mt_run *r = NULL;
+    if (mt_run_new(m, T, 4, &r, &e)) {
+        CHECK(0, "%s: %s", path, e.msg);
+        goto done;
+    }
+    /* logits of the teacher-forced input of token 0, every position */
+    int32_t forced[1024];
+    memcpy(forced, ids, sizeof(int32_t) * T);
+    for (int s = 0; s < na; s++) forced[pos[s]] = s == 0 ? q.mask_id : ans[s];
+    float *ref = load_npy(dir, cas, "logits", (size_t)T * V);
+    if (ref && !mt_forward(m, r, forced, q.types, T, &e)) {
+        float *lg = malloc(sizeof(float) * (size_t)T * V);
+        for (int t = 0; t < T; t++) mt_head_logits(m, r, t, lg + (size_t)t * V, &e);
+        double err = max_rel(lg, ref, (size_t)T * V);
+        CHECK(err < 1e-4, "%s/%s logits: max error %.3g relative to the largest logit", dir, cas, err);
+        free(lg);
+    }
+    free(ref);
+    /* answer probabilities */
+    double prob[64];
+    if (!mt_answer_probs(m, &q, prob, &e)) {
+        json_t *pr = json_object_get(j, "probs");
+        for (int t = 0; t < na; t++) {
+            double want = json_real_value(json_array_get(pr, t));
+            CHECK(fabs(prob[t] - want) <= 1e-4 * want + 1e-7, "%s/%s P(y_%d) = %.8g, expected %.8g", dir, cas, t,
+                  prob[t], want);
+        }
+    } else
+        CHECK(0, "%s/%s: %s", dir, cas, e.msg);
+    if (!full) goto done;
+    /* gradient at the unpatched activation, summed over answer tokens */
+    ref = load_npy(dir, cas, "grad", (size_t)L * f);
+    if (ref) {
+        float *g = calloc((size_t)L * f, sizeof(float)), *gt = malloc(sizeof(float) * f);
+        for (int t = 0; t < na; t++) {
+            memcpy(forced, ids, sizeof(int32_t) * T);
+            for (int s = 0; s < na; s++) forced[pos[s]] = s == t ? q.mask_id : ans[s];
+            mt_forward(m, r, forced, q.types, T, &e);
+            for (int l = 0; l < L; l++) {
+                float zz[4096];
+                memcpy(zz, mt_run_ffn_act(r, l, pos[t]), sizeof(float) * f);
+                mt_patch_grad(m, r, l, pos[t], zz, 1, ans[t], 0, NULL, gt, &e);
+                for (int i = 0; i < f; i++) g[(size_t)l * f + i] += gt[i];
+            }
+        }
+        double err = max_rel(g, ref, (size_t)L * f);
+        CHECK(err < 1e-3, "%s/%s gradient: max error %.3g relative", dir, cas, err);
+        free(g);
+        free(gt);
+        free(ref);
+    }
+    check_ig(m, &q, dir, cas, "ig_kn", MT_BASELINE_ZERO, MT_MULT_DELTA, 0, (size_t)L * f);
+    check_ig(m, &q, dir, cas, "ig_amig", MT_BASELINE_AMIG, MT_MULT_DELTA, 0, (size_t)L * f);
+    check_ig(m, &q, dir, cas, "ig_kn_logprob", MT_BASELINE_ZERO, MT_MULT_DELTA, 1, (size_t)L * f);
+    check_ig(m, &q, dir, cas, "ig_amig_act", MT_BASELINE_AMIG, MT_MULT_ACTIVATION, 0, (size_t)L * f);
+    /* finite differences of the patched pass on the single-token case */
+    if (na == 1) {
+        memcpy(forced, ids, sizeof(int32_t) * T);
+        forced[pos[0]] = q.mask_id;
+        if (!mt_forward(m, r, forced, q.types, T, &e)) check_fd(m, r, &q, dir);
+    }
+done:
+    mt_run_free(r);
+    free(ids);
+    free(types);
+    free(ap);
+    free(ans);
+    free(sp);
+    json_decref(j);
+}
+
+int main(void) {
+    const char *models[] = {"bert", "xlmr", "bert_legacy", "bert_sharded"};
+    const char *cases[] = {"single", "multi", "types"};
+    for (size_t i = 0; i < sizeof models / sizeof *models; i++) {
+        char dir[256];
+        snprintf(dir, sizeof dir, GOLD "/%s", models[i]);
+        mt_model *m = NULL;
+        mt_err e;
+        int rc = mt_model_load(dir, &m, &e);
+        CHECK(rc == MT_OK, "load %s: %s", dir, rc ? e.msg : "");
+        if (rc) continue;
+        for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) run_case(m, dir, cases[k], 1);
+        mt_model_free(m);
+    }
+    return mt_test_report();
+}
