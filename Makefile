@@ -14,7 +14,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test asan bench golden clean
+.PHONY: all test asan bench golden clean demo
 all: $(BUILD)/matrice $(TEST_BIN)
 
 $(BUILD)/%.o: %.c $(wildcard src/*/*.h)
@@ -51,3 +51,10 @@ golden:
 
 clean:
 	rm -rf build build-asan
+
+# The README's first command: a prediction and an attribution on a committed test model
+# (random weights built by transformers; Engine II brings a real default model).
+demo: $(BUILD)/matrice
+	$(BUILD)/matrice predict --model tests/golden/models/bert --query "Paris is the capital of [Y] ." --top 5
+	$(BUILD)/matrice attribute --model tests/golden/models/xlmr --query "Pariisi on [Y] pääkaupunki." \
+	    --answer Ranskan --method amig --top 5 --scores $(BUILD)/demo_scores.npy
