@@ -329,8 +329,11 @@ static int embed(const mt_model *m, float *x, const int32_t *ids, const int32_t 
     const mt_config *c = &m->cfg;
     const int d = c->d_model;
     for (int b = 0; b < B; b++)
-        for (int t = 0; t < T; t++) {
+        for (int t = 0, pos = c->pos_offset; t < T; t++) {
             int32_t id = ids[(size_t)b * T + t], ty = types ? types[(size_t)b * T + t] : 0;
+            /* RoBERTa-style ids: padding tokens sit at position pad_id, the others count from
+             * pad_id + 1 (HF create_position_ids_from_input_ids); BERT counts from 0. */
+            int at = (c->arch == MT_ARCH_XLMR && id == c->pad_id) ? c->pad_id : pos++;
             if (id < 0 || id >= c->vocab_size)
                 return mt_fail(e, MT_EINVAL, "token id %d at position %d is outside the vocabulary (%d)", id, t,
                                c->vocab_size);
@@ -338,7 +341,7 @@ static int embed(const mt_model *m, float *x, const int32_t *ids, const int32_t 
                 return mt_fail(e, MT_EINVAL, "token type %d at position %d is outside type_vocab_size (%d)", ty, t,
                                c->type_vocab);
             float *row = x + ((size_t)b * T + t) * d;
-            const float *we = m->word_emb + (size_t)id * d, *pe = m->pos_emb + (size_t)(t + c->pos_offset) * d,
+            const float *we = m->word_emb + (size_t)id * d, *pe = m->pos_emb + (size_t)at * d,
                         *te = m->type_emb + (size_t)ty * d;
             for (int i = 0; i < d; i++) row[i] = we[i] + pe[i] + te[i];
         }
