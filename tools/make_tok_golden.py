@@ -1,0 +1,523 @@
+#!/usr/bin/env python3
+"""Regenerates tests/golden/tok/: small mBERT-like (WordPiece) and XLM-R-like (Unigram) tokenizers
+trained on the multilingual cloze data in ../shared/data-raw, and the expected encodings of a
+fixed list of test strings, computed with HuggingFace `tokenizers`.
+
+    python3 tools/make_tok_golden.py            # everything (tokenizers + expectations)
+    python3 tools/make_tok_golden.py --expect   # keep the committed tokenizer files, redo expect.jsonl
+
+Layout, one folder per tokenizer:
+    tests/golden/tok/<name>/tokenizer.json      (for WordPiece also vocab.txt + tokenizer_config.json)
+    tests/golden/tok/<name>/expect.jsonl        {"text", "ids", "ids_nospecial", "tokens"} per line
+
+wordpiece/ and unigram/ are the two main tokenizers (model tests copy them): their vocabularies
+must not change once committed, so the main run only trains when they are missing.
+Needs: tokenizers, transformers (v5), sentencepiece, protobuf.
+"""
+import argparse
+import base64
+import glob
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "tests", "golden", "tok")
+RAW = os.environ.get("MT_DATA_RAW", os.path.join(os.path.dirname(ROOT), "shared", "data-raw"))
+LANGS = ["en", "de", "fr", "es", "ru", "zh-hans", "ja", "ko", "ar", "tr", "fi", "hu", "vi", "id"]
+
+os.environ.setdefault("RAYON_NUM_THREADS", "1")  # deterministic training
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors  # noqa: E402
+from tokenizers.models import WordPiece  # noqa: E402
+
+
+# ----------------------------------------------------------------------------------------------
+# Corpus: mParaRel patterns filled with mLAMA/T-REx labels, 14 languages.
+
+def read_jsonl(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def filled_sentences(lang, per_rel_patterns, per_pattern_tuples, seed):
+    rng = random.Random(seed)
+    out = []
+    pdir = os.path.join(RAW, "mpararel", "patterns", lang)
+    tdir = os.path.join(RAW, "mpararel", "tuples", lang)
+    for pfile in sorted(glob.glob(os.path.join(pdir, "P*.jsonl"))):
+        tfile = os.path.join(tdir, os.path.basename(pfile))
+        if not os.path.exists(tfile):
+            continue
+        pats = [p["pattern"] for p in read_jsonl(pfile)][:per_rel_patterns]
+        tups = read_jsonl(tfile)
+        for pat in pats:
+            for t in rng.sample(tups, min(per_pattern_tuples, len(tups))):
+                out.append(pat.replace("[X]", t["sub_label"]).replace("[Y]", t["obj_label"]))
+    return out
+
+
+def corpus():
+    lines = []
+    for i, lang in enumerate(LANGS):
+        lines += filled_sentences(lang, 12, 12, 1000 + i)
+    return lines
+
+
+# ----------------------------------------------------------------------------------------------
+# WordPiece (mBERT-like)
+
+def bert_layout(trained_vocab):
+    """mBERT ids: [PAD] 0, [unused1..99] 1-99, [UNK] 100, [CLS] 101, [SEP] 102, [MASK] 103, rest."""
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    ordered = ["[PAD]"] + ["[unused%d]" % i for i in range(1, 100)] + specials[1:]
+    rest = [t for t, _ in sorted(trained_vocab.items(), key=lambda kv: kv[1]) if t not in specials]
+    ordered += rest
+    return {t: i for i, t in enumerate(ordered)}
+
+
+def build_wordpiece(vocab, lowercase, template):
+    tok = Tokenizer(WordPiece(vocab=vocab, unk_token="[UNK]", continuing_subword_prefix="##",
+                              max_input_chars_per_word=100))
+    tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True,
+                                                strip_accents=None, lowercase=lowercase)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    if template:
+        tok.post_processor = processors.TemplateProcessing(
+            single="[CLS]:0 $A:0 [SEP]:0", pair="[CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1",
+            special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])])
+    else:
+        tok.post_processor = processors.BertProcessing(("[SEP]", vocab["[SEP]"]), ("[CLS]", vocab["[CLS]"]))
+    tok.decoder = decoders.WordPiece(prefix="##", cleanup=True)
+    tok.add_special_tokens([AddedToken(t, special=True, normalized=False)
+                            for t in ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]])
+    return tok
+
+
+def train_wordpiece(lines, lowercase):
+    """A WordPiece vocabulary, deterministically. (tokenizers' WordPieceTrainer breaks count ties in
+    hash-map order, so two runs differ.) A SentencePiece unigram model is trained on the text as
+    BertNormalizer + BertPreTokenizer see it; a piece starting with U+2581 becomes a word-initial
+    token, any other piece a "##" continuation; every kept character gets both forms."""
+    import sentencepiece as spm
+    norm = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=None,
+                                      lowercase=lowercase)
+    pre = pre_tokenizers.BertPreTokenizer()
+    words = [" ".join(w for w, _ in pre.pre_tokenize_str(norm.normalize_str(l))) for l in lines]
+    tmp = tempfile.mkdtemp()
+    try:
+        txt = os.path.join(tmp, "corpus.txt")
+        with open(txt, "w", encoding="utf-8") as f:
+            f.write("\n".join(words) + "\n")
+        spm.SentencePieceTrainer.train(
+            input=txt, model_prefix=os.path.join(tmp, "wp"), vocab_size=4200, model_type="unigram",
+            normalization_rule_name="identity", character_coverage=0.995, num_threads=1,
+            shuffle_input_sentence=False, max_sentencepiece_length=12, minloglevel=2)
+        sp = spm.SentencePieceProcessor(model_file=os.path.join(tmp, "wp.model"))
+        pieces = [sp.id_to_piece(i) for i in range(3, sp.get_piece_size())]
+    finally:
+        shutil.rmtree(tmp)
+    out, seen = [], set()
+
+    def add(t):
+        if t and t not in seen and t != "##":
+            seen.add(t)
+            out.append(t)
+    for p in pieces:
+        for ch in p.replace("\u2581", ""):
+            add(ch)
+            add("##" + ch)
+    for p in pieces:
+        add(p[1:] if p.startswith("\u2581") else "##" + p)
+    return bert_layout({t: i for i, t in enumerate(out)})
+
+
+def save_wordpiece(name, vocab, lowercase, template):
+    d = os.path.join(OUT, name)
+    os.makedirs(d, exist_ok=True)
+    tok = build_wordpiece(vocab, lowercase, template)
+    tok.save(os.path.join(d, "tokenizer.json"), pretty=True)
+    inv = sorted(vocab.items(), key=lambda kv: kv[1])
+    assert [i for _, i in inv] == list(range(len(inv)))
+    with open(os.path.join(d, "vocab.txt"), "w", encoding="utf-8") as f:
+        for t, _ in inv:
+            f.write(t + "\n")
+    with open(os.path.join(d, "tokenizer_config.json"), "w", encoding="utf-8") as f:
+        json.dump({"do_lower_case": lowercase, "tokenizer_class": "BertTokenizer",
+                   "unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]",
+                   "cls_token": "[CLS]", "mask_token": "[MASK]"}, f, indent=2)
+        f.write("\n")
+
+
+def load_vocab_txt(path):
+    with open(path, encoding="utf-8") as f:
+        return {line.rstrip("\n"): i for i, line in enumerate(f)}
+
+
+# ----------------------------------------------------------------------------------------------
+# Unigram (XLM-R-like): SentencePiece unigram + nmt_nfkc, converted as transformers v5 does.
+
+def train_unigram(lines, d):
+    import sentencepiece as spm
+    from transformers import XLMRobertaTokenizer
+
+    tmp = tempfile.mkdtemp()
+    try:
+        txt = os.path.join(tmp, "corpus.txt")
+        with open(txt, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+        spm.SentencePieceTrainer.train(
+            input=txt, model_prefix=os.path.join(tmp, "spm"), vocab_size=5000, model_type="unigram",
+            normalization_rule_name="nmt_nfkc", character_coverage=0.9995, num_threads=1,
+            shuffle_input_sentence=False, minloglevel=2)
+        sdir = os.path.join(tmp, "xlmr")
+        os.makedirs(sdir)
+        shutil.copy(os.path.join(tmp, "spm.model"), os.path.join(sdir, "sentencepiece.bpe.model"))
+        hf = XLMRobertaTokenizer.from_pretrained(sdir)
+        j = json.loads(hf.backend_tokenizer.to_str())
+    finally:
+        shutil.rmtree(tmp)
+    # XLM-R's <mask> absorbs the space before it (lstrip=true in the published tokenizer).
+    for a in j["added_tokens"]:
+        if a["content"] == "<mask>":
+            a["lstrip"] = True
+    assert j["model"]["type"] == "Unigram" and j["normalizer"]["type"] == "Precompiled"
+    assert j["model"]["vocab"][3][0] == "<unk>" and j["model"]["vocab"][-1][0] == "<mask>"
+    os.makedirs(d, exist_ok=True)
+    write_json(os.path.join(d, "tokenizer.json"), j)
+
+
+def write_json(path, j):
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(j, f, ensure_ascii=False, indent=1)
+        f.write("\n")
+    Tokenizer.from_file(path)  # must load in HF
+
+
+def unigram_variants(main):
+    """Other spellings of the same model seen in published XLM-R-style tokenizer.json files."""
+    with open(main, encoding="utf-8") as f:
+        base = json.load(f)
+    charsmap = base["normalizer"]["precompiled_charsmap"]
+    out = {}
+    # transformers v4 SpmConverter layout, with the pre-0.14 Metaspace spelling (add_prefix_space).
+    j = json.loads(json.dumps(base))
+    j["normalizer"] = {"type": "Sequence", "normalizers": [
+        {"type": "Precompiled", "precompiled_charsmap": charsmap},
+        {"type": "Strip", "strip_left": False, "strip_right": True},
+        {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": "\u2581"}]}
+    j["pre_tokenizer"] = {"type": "Metaspace", "replacement": "\u2581", "add_prefix_space": True}
+    j["decoder"] = {"type": "Metaspace", "replacement": "\u2581", "add_prefix_space": True}
+    j["post_processor"] = {"type": "RobertaProcessing", "sep": ["</s>", 2], "cls": ["<s>", 0],
+                           "trim_offsets": True, "add_prefix_space": True}
+    out["unigram_v4"] = j
+    # SentencePiece-faithful layout (SpmConverter.build_tokenizer_from_spm_proto, non-legacy):
+    # Replace with \A/\z anchors, prepend_scheme first, split=false; plus a normalized added token.
+    j = json.loads(json.dumps(base))
+    j["normalizer"] = {"type": "Sequence", "normalizers": [
+        {"type": "Precompiled", "precompiled_charsmap": charsmap},
+        {"type": "Replace", "pattern": {"Regex": "\\A +| +\\z"}, "content": ""},
+        {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "},
+        {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}]}
+    j["pre_tokenizer"] = {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first",
+                          "split": False}
+    j["decoder"] = {"type": "Sequence", "decoders": [
+        {"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "},
+        {"type": "Fuse"}, {"type": "Strip", "content": " ", "start": 1, "stop": 0}]}
+    nid = len(j["model"]["vocab"])
+    j["model"]["vocab"].append(["<extra>", 0.0])
+    j["added_tokens"].append({"id": nid, "content": "<extra>", "single_word": False, "lstrip": False,
+                              "rstrip": True, "normalized": True, "special": False})
+    out["unigram_spm"] = j
+    return out
+
+
+def wordpiece_variants(main):
+    with open(main, encoding="utf-8") as f:
+        base = json.load(f)
+    out = {}
+    # Sequence normalizer spelled out (NFD, StripAccents, Lowercase), Whitespace / Punctuation
+    # pre-tokenizers, single_word / lstrip / rstrip added tokens.
+    j = json.loads(json.dumps(base))
+    j["normalizer"] = {"type": "Sequence", "normalizers": [
+        {"type": "NFKC"}, {"type": "NFD"}, {"type": "StripAccents"}, {"type": "Lowercase"},
+        {"type": "Replace", "pattern": {"String": "``"}, "content": "\""},
+        {"type": "Strip", "strip_left": True, "strip_right": True}]}
+    j["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
+        {"type": "WhitespaceSplit"}, {"type": "Punctuation", "behavior": "Isolated"},
+        {"type": "Digits", "individual_digits": True}]}
+    vocab = j["model"]["vocab"]
+    nid = max(vocab.values()) + 1
+    for content, sw, ls, rs, norm in [("ist", True, False, False, True), ("[X]", False, True, True, False),
+                                      ("paris", False, False, False, True)]:
+        j["added_tokens"].append({"id": nid, "content": content, "single_word": sw, "lstrip": ls,
+                                  "rstrip": rs, "normalized": norm, "special": False})
+        nid += 1
+    out["wordpiece_seq"] = j
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Test strings
+
+HAND = [
+    "",
+    " ",
+    "   ",
+    "\t",
+    "\n\n",
+    "a",
+    "Paris is the capital of [MASK] .",
+    "Paris is the capital of [MASK].",
+    "Paris is the capital of [MASK]",
+    "[MASK] is the capital of France.",
+    "[MASK][MASK] [MASK]",
+    "Pariisi on [MASK] pääkaupunki.",
+    "Paris is the capital of <mask>.",
+    "Paris is the capital of <mask> .",
+    "Paris is the capital of   <mask>   .",
+    "<mask> is the capital of France.",
+    "<mask><mask> <mask>",
+    "Pariisi on <mask> pääkaupunki.",
+    "[CLS] Paris [SEP] France [SEP]",
+    "<s> Paris </s> France </s>",
+    "<s>Paris</s>",
+    "[cls] lowercase specials [mask] are not special",
+    "<MASK> upper mask",
+    "[PAD][UNK] <pad><unk>",
+    "  leading spaces",
+    "trailing spaces   ",
+    "  both   sides  ",
+    "many     inner      spaces",
+    "tab\tseparated\twords",
+    "line\nbreaks\r\nand\rreturns",
+    "nul\x00byte",
+    "del\x7fchar and bell\x07",
+    "zero\u200bwidth\u200bspace",
+    "\ufeffBOM at start",
+    "soft\u00adhyphen",
+    "no\u00a0break\u00a0space and\u2003em space",
+    "ZWJ\u200dand ZWNJ\u200c",
+    "replacement \ufffd char",
+    "café naïve résumé façade Ångström",
+    "cafe\u0301 combining acute",
+    "e\u0301\u0302\u0303 stacked marks",
+    "Ǆ ǅ ǆ titlecase digraphs",
+    "Straße GROSS ß ẞ",
+    "İstanbul ıi IŞIK şişe",
+    "ﬁ ﬂ ligatures ﬀ",
+    "①②③ ⅷ ㎏ ㍻",
+    "Ｆｕｌｌ－ｗｉｄｔｈ　ＡＢＣ　１２３！",
+    "ｶﾀｶﾅ half-width katakana",
+    "x² H₂O ½ ¼",
+    "東京は日本の首都です。",
+    "北京是中国的首都。",
+    "𠮷野家 supplementary CJK 𪚥",
+    "日本語とEnglishのmixed文章",
+    "서울은 한국의 수도입니다.",
+    "\u1100\u1161\u11a8 conjoining jamo \u1112\u1161\u11ab",
+    "ㄱㄴㄷ compatibility jamo",
+    "القاهرة هي عاصمة مصر.",
+    "مُحَمَّدٌ رَسُولُ with harakat",
+    "עברית שלום",
+    "Москва — столица России.",
+    "Ёлка ёжик",
+    "Ελληνικά Αθήνα",
+    "हिन्दी भाषा",
+    "ภาษาไทย",
+    "Tiếng Việt có dấu: Hà Nội là thủ đô của Việt Nam.",
+    "Jakarta adalah ibu kota Indonesia.",
+    "Helsinki on Suomen pääkaupunki.",
+    "Budapest Magyarország fővárosa.",
+    "Ankara Türkiye'nin başkentidir.",
+    "emoji 😀 test 🎉🎉",
+    "family 👨‍👩‍👧‍👦 zwj",
+    "thumbs 👍🏽 skin tone 👋🏿",
+    "flag 🇫🇷🇩🇪 regional",
+    "keycap 1️⃣ #️⃣ variation ❤️",
+    "math 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 𝐁𝐨𝐥𝐝",
+    "punctuation!!! ??? ... ,,, ;;; :::",
+    "quotes \"double\" 'single' «guillemets» „German“ ‘curly’",
+    "dashes - – — ‐ and ellipsis …",
+    "brackets (round) [square] {curly} <angle>",
+    "symbols $100 €50 £30 ¥1000 ©®™ § ¶ @ # % ^ & * ~ `",
+    "email: someone@example.com url: https://example.org/path?q=1&r=2",
+    "numbers 3.14159 1,000,000 -42 +7 1e10",
+    "dates 2024-01-15 15/01/2024",
+    "CamelCaseWord snake_case_word kebab-case-word",
+    "ALL CAPS SENTENCE HERE",
+    "a" * 99,
+    "b" * 100,
+    "c" * 101,
+    "Donaudampfschifffahrtsgesellschaftskapitänswitwenrentenversicherungsanstaltsgebäudereinigungsfirmenbesitzer",
+    "x" * 150 + " short",
+    "antidisestablishmentarianism floccinaucinihilipilification",
+    "supercalifragilisticexpialidocious " * 3,
+    "日本" * 60,
+    "🎉" * 30,
+    "mixed Москва東京Paris서울القاهرة",
+    "Ångström\u0300\u0301 ω\u0342",
+    "\u0300 leading combining mark",
+    "\u00c5\u212b angstrom sign",
+    "\u2028line separator\u2029paragraph",
+    "\u0085next line",
+    "\u3000ideographic\u3000space",
+    "〜〜〜 wave dash ～",
+    "privateuse \ue000 char",
+    "unassigned \U000e0001 tag",
+    "variation selectors 葛\U000e0100",
+    "Mr. Smith's dog isn't here.",
+    "U.S.A. e.g. i.e. etc.",
+    "co-operate re-enter",
+    "Ünïcödé ÀÉÎÕÜ àéîõü",
+    "Żółć gęślą jaźń",
+    "Čeština ěščřžýáíé",
+    "Íslenska þ ð æ",
+    "Dansk æ ø å",
+    "Nederlands ĳ Ĳ",
+    "▁ metaspace char ▁▁ in text",
+    "## hashes ##ab",
+    "[X] was born in [Y] .",
+    "[X] est né à [Y].",
+    "sentence ends with space ",
+    " sentence starts with space",
+    ".",
+    "...",
+    "?!",
+    "中",
+    "😀",
+    "ä",
+    "\u00e4\u0308",
+    "[MASK]",
+    "<mask>",
+    " [MASK] ",
+    " <mask> ",
+    "a[MASK]b",
+    "a<mask>b",
+    "word[MASK]",
+    "word<mask>",
+    "[MASK]word",
+    "<mask>word",
+    "is <mask>.",
+    "is\t<mask>.",
+    "is  \n <mask>.",
+    "<extra> extra token <extra>end",
+    "ist das Paris? Paris ist die Hauptstadt, paris istanbul ist.",
+    "Berlin ist [X] die Hauptstadt [X] von Deutschland",
+    "``quoted'' text",
+    "digits 0123456789 ٠١٢٣ ۴۵۶ १२३",
+    "roman Ⅻ Ⅳ",
+    "arrows → ← ↑ ↓ ⇒",
+    "box ┌─┐ │ └─┘",
+    "currency ₹ ₽ ₩ ₪ ₫",
+]
+
+
+def test_strings():
+    out = list(HAND)
+    # Real cloze prompts: for each language, 12 patterns from different relations, filled with
+    # labels of a tuple (and some with the object slot masked in both styles).
+    for i, lang in enumerate(LANGS):
+        rng = random.Random(77 + i)
+        pfiles = sorted(glob.glob(os.path.join(RAW, "mpararel", "patterns", lang, "P*.jsonl")))
+        for k, pfile in enumerate(rng.sample(pfiles, min(12, len(pfiles)))):
+            tfile = os.path.join(RAW, "mpararel", "tuples", lang, os.path.basename(pfile))
+            if not os.path.exists(tfile):
+                continue
+            pats = read_jsonl(pfile)
+            tups = read_jsonl(tfile)
+            pat = rng.choice(pats)["pattern"]
+            t = rng.choice(tups)
+            s = pat.replace("[X]", t["sub_label"])
+            if k % 4 == 1:
+                s = s.replace("[Y]", "[MASK]")
+            elif k % 4 == 2:
+                s = s.replace("[Y]", "<mask>")
+            else:
+                s = s.replace("[Y]", t["obj_label"])
+            out.append(s)
+    seen, uniq = set(), []
+    for s in out:
+        if s not in seen:
+            seen.add(s)
+            uniq.append(s)
+    return uniq
+
+
+def write_expect(name, strings):
+    d = os.path.join(OUT, name)
+    tok = Tokenizer.from_file(os.path.join(d, "tokenizer.json"))
+    with open(os.path.join(d, "expect.jsonl"), "w", encoding="utf-8") as f:
+        for s in strings:
+            a = tok.encode(s, add_special_tokens=True)
+            b = tok.encode(s, add_special_tokens=False)
+            f.write(json.dumps({"text": s, "ids": a.ids, "ids_nospecial": b.ids, "tokens": b.tokens},
+                               ensure_ascii=False) + "\n")
+    return tok
+
+
+def check_vocab_txt(name, strings):
+    """The vocab.txt fallback must encode like tokenizer.json (transformers' BertTokenizer)."""
+    from transformers import BertTokenizer
+    d = os.path.join(OUT, name)
+    tok = Tokenizer.from_file(os.path.join(d, "tokenizer.json"))
+    cfg = json.load(open(os.path.join(d, "tokenizer_config.json")))
+    tmp = tempfile.mkdtemp()
+    try:
+        shutil.copy(os.path.join(d, "vocab.txt"), tmp)
+        shutil.copy(os.path.join(d, "tokenizer_config.json"), tmp)
+        hf = BertTokenizer.from_pretrained(tmp)
+        bad = 0
+        for s in strings:
+            for sp in (True, False):
+                if hf.encode(s, add_special_tokens=sp) != tok.encode(s, add_special_tokens=sp).ids:
+                    bad += 1
+                    print("vocab.txt differs:", name, repr(s)[:80], file=sys.stderr)
+        assert bad == 0, (name, cfg)
+    finally:
+        shutil.rmtree(tmp)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--expect", action="store_true", help="only recompute expect.jsonl and variants")
+    ap.add_argument("--retrain", action="store_true", help="retrain wordpiece/ and unigram/ (changes ids!)")
+    args = ap.parse_args()
+
+    os.makedirs(OUT, exist_ok=True)
+    lines = None
+    need_wp = args.retrain or not os.path.exists(os.path.join(OUT, "wordpiece", "vocab.txt"))
+    need_un = args.retrain or not os.path.exists(os.path.join(OUT, "unigram", "tokenizer.json"))
+    if (need_wp or need_un) and args.expect:
+        sys.exit("--expect needs the committed tokenizers")
+    if need_wp or need_un:
+        lines = corpus()
+        print("corpus: %d lines" % len(lines))
+    if need_wp:
+        save_wordpiece("wordpiece", train_wordpiece(lines, False), False, True)
+        save_wordpiece("wordpiece_uncased", train_wordpiece(lines, True), True, False)
+    else:  # rebuild the files from the committed vocab.txt (ids stay)
+        for name, lower, tmpl in (("wordpiece", False, True), ("wordpiece_uncased", True, False)):
+            save_wordpiece(name, load_vocab_txt(os.path.join(OUT, name, "vocab.txt")), lower, tmpl)
+    if need_un:
+        train_unigram(lines, os.path.join(OUT, "unigram"))
+    for name, j in list(unigram_variants(os.path.join(OUT, "unigram", "tokenizer.json")).items()) + \
+            list(wordpiece_variants(os.path.join(OUT, "wordpiece", "tokenizer.json")).items()):
+        os.makedirs(os.path.join(OUT, name), exist_ok=True)
+        write_json(os.path.join(OUT, name, "tokenizer.json"), j)
+
+    strings = test_strings()
+    names = sorted(os.path.basename(p) for p in glob.glob(os.path.join(OUT, "*")) if os.path.isdir(p))
+    for name in names:
+        write_expect(name, strings)
+        print("%s: %d strings" % (name, len(strings)))
+    for name in ("wordpiece", "wordpiece_uncased"):
+        check_vocab_txt(name, strings)
+
+
+if __name__ == "__main__":
+    main()
