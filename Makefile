@@ -58,3 +58,8 @@ demo: $(BUILD)/matrice
 	$(BUILD)/matrice predict --model tests/golden/models/bert --query "Paris is the capital of [Y] ." --top 5
 	$(BUILD)/matrice attribute --model tests/golden/models/xlmr --query "Pariisi on [Y] pääkaupunki." \
 	    --answer Ranskan --method amig --top 5 --scores $(BUILD)/demo_scores.npy
+
+# Benchmark driver (bench/run.sh): IG over all layers of one query, timed; see bench/bench_ig.c.
+$(BUILD)/bench_ig: bench/bench_ig.c $(BUILD)/libmatrice.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(BUILD)/libmatrice.a -o $@ $(LDLIBS)

@@ -48,12 +48,17 @@ static const mt_st_tensor *find_alias(const loader *L, const char *name) {
     if (!strncmp(name, L->prefix, pl)) snprintf(alt[n++], 512, "%s", name + pl);
     int base = n;
     for (int i = 0; i < base; i++) {
-        size_t len = strlen(alt[i]);
-        if (strstr(alt[i], "LayerNorm") || strstr(alt[i], "layer_norm")) {
-            if (len > 7 && !strcmp(alt[i] + len - 7, ".weight"))
-                snprintf(alt[n++], 512, "%.*s.gamma", (int)(len - 7), alt[i]);
-            else if (len > 5 && !strcmp(alt[i] + len - 5, ".bias"))
-                snprintf(alt[n++], 512, "%.*s.beta", (int)(len - 5), alt[i]);
+        const char *a = alt[i];
+        size_t len = strlen(a);
+        if (strstr(a, "LayerNorm") || strstr(a, "layer_norm")) {
+            const char *suffix = NULL;
+            if (len > 7 && !strcmp(a + len - 7, ".weight")) suffix = ".gamma", len -= 7;
+            else if (len > 5 && !strcmp(a + len - 5, ".bias")) suffix = ".beta", len -= 5;
+            if (suffix) {
+                memcpy(alt[n], a, len);
+                strcpy(alt[n] + len, suffix);
+                n++;
+            }
         }
     }
     for (int i = 0; i < n; i++) {
