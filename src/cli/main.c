@@ -22,6 +22,9 @@
 
 #define MATRICE_VERSION "0.1.0"
 
+/* Subcommand groups implemented in their own files (src/cli/cmd_*.c). */
+int mt_cmd_data(int argc, char **argv); /* matrice data build|stats|validate|filter */
+
 static const char *usage_text =
     "usage: matrice <command> [options]\n"
     "commands:\n"
@@ -346,6 +349,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "tokenize")) return cmd_tokenize(argc - 2, argv + 2);
     if (!strcmp(cmd, "predict")) return cmd_predict(argc - 2, argv + 2);
     if (!strcmp(cmd, "attribute")) return cmd_attribute(argc - 2, argv + 2);
+    if (!strcmp(cmd, "data")) return mt_cmd_data(argc - 2, argv + 2);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("matrice %s\n", MATRICE_VERSION);
         return 0;
