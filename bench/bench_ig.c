@@ -1,0 +1,300 @@
+/* bench_ig: times integrated-gradients attribution over every FFN layer of one masked query.
+ *
+ *   bench_ig [options] MODEL_DIR [STEPS=20] [N_TOKENS=12] [REPEATS=3] [kn|amig]
+ *   bench_ig --peak [N=1024] [REPEATS=20]
+ *
+ * The query is deterministic (bench_query below; bench/ig_torch.py builds the same one):
+ * [CLS]=101 first, [SEP]=102 last (both flagged special), [MASK]=103 at position T/2, and
+ * ids 1000 + (7919 i) mod 100000 elsewhere. The target is the argmax at the mask of the
+ * unpatched model. mt_ig_attribute runs REPEATS times (zero baseline for kn, AMIG's for amig,
+ * multiplier a - b, target P(y)); one line of JSON goes to stdout.
+ *
+ * Options:
+ *   --scores F.npy   write the [n_layers][d_ff] float32 scores of the last repeat
+ *   --breakdown      also time the parts of one prompt through the mt_model API (unpatched
+ *                    forward, patched pass per layer, best of 2) and the GEMMs of one layer and
+ *                    of the head alone (also with the rows of all layers stacked), to split the
+ *                    time into head / layer GEMMs / the rest
+ *   --peak           time cblas_sgemm N x N x N instead (the machine's GEMM peak), no model */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "mt_ig.h"
+#include "mt_model.h"
+
+/* OpenBLAS extensions (declared in its cblas.h; repeated here in case another BLAS is used). */
+int openblas_get_num_threads(void);
+char *openblas_get_corename(void);
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static double peak_rss_mb(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024.0; /* Linux: kilobytes */
+}
+
+static void die(const char *what, const mt_err *e) {
+    fprintf(stderr, "bench_ig: %s: %s\n", what, e ? e->msg : "failed");
+    exit(1);
+}
+
+/* The benchmark query; shared with bench/ig_torch.py (keep the two in step). */
+static int bench_query(int T, int32_t *ids, uint8_t *special) {
+    for (int i = 0; i < T; i++) {
+        ids[i] = 1000 + (int32_t)((7919L * i) % 100000);
+        special[i] = 0;
+    }
+    ids[0] = 101;
+    ids[T - 1] = 102;
+    special[0] = special[T - 1] = 1;
+    int mask_pos = T / 2;
+    ids[mask_pos] = 103;
+    return mask_pos;
+}
+
+/* .npy v1.0, little-endian float32, C order. */
+static int write_npy(const char *path, const float *x, int rows, int cols) {
+    FILE *fp = fopen(path, "wb");
+    if (!fp) return -1;
+    char hdr[128];
+    int n = snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }", rows, cols);
+    int total = 10 + n + 1, pad = (64 - total % 64) % 64;
+    unsigned short hlen = (unsigned short)(n + pad + 1);
+    fwrite("\x93NUMPY\x01\x00", 1, 8, fp);
+    fputc(hlen & 0xff, fp);
+    fputc(hlen >> 8, fp);
+    fwrite(hdr, 1, n, fp);
+    for (int i = 0; i < pad; i++) fputc(' ', fp);
+    fputc('\n', fp);
+    size_t w = fwrite(x, sizeof(float), (size_t)rows * cols, fp);
+    return (fclose(fp) == 0 && w == (size_t)rows * cols) ? 0 : -1;
+}
+
+/* Best time of `reps` calls of out[M][N] = A[M][K] . B[N][K]^T (mt_matmul_fwd's layout). */
+static double time_gemm(int M, int N, int K, int trans_b, int reps) {
+    float *A = malloc(sizeof(float) * (size_t)M * K), *B = malloc(sizeof(float) * (size_t)N * K),
+          *C = malloc(sizeof(float) * (size_t)M * N);
+    if (!A || !B || !C) die("gemm", NULL);
+    for (size_t i = 0; i < (size_t)M * K; i++) A[i] = (float)((i * 37 % 101) - 50) * 1e-3f;
+    for (size_t i = 0; i < (size_t)N * K; i++) B[i] = (float)((i * 53 % 97) - 48) * 1e-3f;
+    memset(C, 0, sizeof(float) * (size_t)M * N);
+    double best = 1e30;
+    for (int r = 0; r < reps + 1; r++) { /* first call warms up */
+        double t0 = now();
+        if (trans_b)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, A, K, B, K, 0.0f, C, N);
+        else /* B read as [K][N] */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);
+        double t = now() - t0;
+        if (r > 0 && t < best) best = t;
+    }
+    free(A);
+    free(B);
+    free(C);
+    return best;
+}
+
+static int peak_main(int argc, char **argv) {
+    int n = argc > 0 ? atoi(argv[0]) : 1024, reps = argc > 1 ? atoi(argv[1]) : 20;
+    if (n < 16 || reps < 1) {
+        fprintf(stderr, "bench_ig --peak: bad N or REPEATS\n");
+        return 2;
+    }
+    double t = time_gemm(n, n, n, 1, reps);
+    double gf = 2.0 * n * n * n / t / 1e9;
+    printf("{\"impl\": \"cblas_sgemm\", \"blas_core\": \"%s\", \"n\": %d, \"threads\": %d, \"repeats\": %d, "
+           "\"seconds_best\": %.6f, \"gflops\": %.2f}\n",
+           openblas_get_corename(), n, openblas_get_num_threads(), reps, t, gf);
+    return 0;
+}
+
+static void usage(void) {
+    fprintf(stderr, "usage: bench_ig [--scores F.npy] [--breakdown] MODEL_DIR [STEPS=20] [N_TOKENS=12] "
+                    "[REPEATS=3] [kn|amig]\n       bench_ig --peak [N=1024] [REPEATS=20]\n");
+    exit(2);
+}
+
+int main(int argc, char **argv) {
+    const char *scores_path = NULL, *pos[8] = {0};
+    int npos = 0, breakdown = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--peak")) return peak_main(argc - i - 1, argv + i + 1);
+        if (!strcmp(argv[i], "--scores") && i + 1 < argc) scores_path = argv[++i];
+        else if (!strcmp(argv[i], "--breakdown")) breakdown = 1;
+        else if (argv[i][0] == '-' && argv[i][1]) usage();
+        else if (npos < 8) pos[npos++] = argv[i];
+        else usage();
+    }
+    if (npos < 1) usage();
+    const char *dir = pos[0];
+    int steps = npos > 1 ? atoi(pos[1]) : 20, T = npos > 2 ? atoi(pos[2]) : 12, repeats = npos > 3 ? atoi(pos[3]) : 3;
+    const char *method = npos > 4 ? pos[4] : "kn";
+    if (steps < 1 || T < 3 || repeats < 1 || (strcmp(method, "kn") && strcmp(method, "amig"))) usage();
+
+    mt_err e = {0};
+    mt_model *m = NULL;
+    double t0 = now();
+    if (mt_model_load(dir, &m, &e)) die("load", &e);
+    double load_s = now() - t0;
+    const mt_config *c = mt_model_config(m);
+    const int L = c->n_layers, f = c->d_ff, d = c->d_model, V = c->vocab_size;
+    if (T > c->max_pos - c->pos_offset) die("n_tokens exceeds the model's positions", NULL);
+
+    int32_t *ids = malloc(sizeof(int32_t) * T);
+    uint8_t *special = malloc(T);
+    float *logits = malloc(sizeof(float) * V);
+    if (!ids || !special || !logits) die("alloc", NULL);
+    int mask_pos = bench_query(T, ids, special);
+
+    /* Target: argmax at the mask of the unpatched model. */
+    mt_run *r = NULL;
+    if (mt_run_new(m, T, 1, &r, &e)) die("run", &e);
+    if (mt_forward(m, r, ids, NULL, T, &e) || mt_head_logits(m, r, mask_pos, logits, &e)) die("forward", &e);
+    int32_t target = 0;
+    for (int j = 1; j < V; j++)
+        if (logits[j] > logits[target]) target = j;
+    mt_run_free(r);
+
+    mt_query q = {.ids = ids, .types = NULL, .T = T, .answer_pos = &mask_pos, .answer_ids = &target,
+                  .n_answer = 1, .mask_id = 103, .special = special};
+    mt_ig_opts o;
+    mt_ig_opts_default(&o);
+    o.steps = steps;
+    o.baseline = strcmp(method, "amig") ? MT_BASELINE_ZERO : MT_BASELINE_AMIG;
+
+    double *secs = malloc(sizeof(double) * repeats), best = 1e30, sum = 0;
+    mt_ig_result res = {0};
+    for (int i = 0; i < repeats; i++) {
+        mt_ig_result_free(&res);
+        double w0 = now();
+        if (mt_ig_attribute(m, &q, &o, &res, &e)) die("mt_ig_attribute", &e);
+        double wall = now() - w0;
+        secs[i] = res.seconds > 0 ? res.seconds : wall;
+        sum += secs[i];
+        if (secs[i] < best) best = secs[i];
+        fprintf(stderr, "bench_ig: repeat %d/%d: %.3f s (wall %.3f s)\n", i + 1, repeats, secs[i], wall);
+    }
+    double mean = sum / repeats, gflop = res.flops / 1e9;
+
+    /* Sanity: completeness per layer (score sum vs F(a) - F(b)), largest score. */
+    double max_score = 0, worst_compl = 0;
+    for (size_t i = 0; i < (size_t)L * f; i++) {
+        double a = res.scores[i] < 0 ? -res.scores[i] : res.scores[i];
+        if (a > max_score) max_score = a;
+    }
+    for (int l = 0; l < L; l++) {
+        double want = res.f_a[l] - res.f_b[l], got = res.score_sum[l];
+        double rel = (got - want) / (want < 0 ? -want : want > 1e-30 ? want : 1e-30);
+        if (rel < 0) rel = -rel;
+        if (rel > worst_compl) worst_compl = rel;
+    }
+    if (scores_path && write_npy(scores_path, res.scores, L, f)) {
+        fprintf(stderr, "bench_ig: cannot write %s\n", scores_path);
+        return 1;
+    }
+
+    /* The activation arena mt_ig_attribute allocates (T tokens x steps + 1 rows). */
+    size_t arena = 0;
+    if (!mt_run_new(m, T, steps + 1, &r, &e)) {
+        arena = mt_run_bytes(r);
+        mt_run_free(r);
+    }
+
+    printf("{\"impl\": \"matrice-c\", \"method\": \"%s\", \"model\": \"%s\", \"n_layers\": %d, \"d_ff\": %d, "
+           "\"vocab\": %d, \"T\": %d, \"steps\": %d, \"mask_pos\": %d, \"ids\": [",
+           method, dir, L, f, V, T, steps, mask_pos);
+    for (int i = 0; i < T; i++) printf("%s%d", i ? ", " : "", ids[i]);
+    printf("], \"target\": %d, \"prob\": %.9g, \"blas_core\": \"%s\", \"threads\": %d, \"repeats\": %d, "
+           "\"seconds_all\": [",
+           target, res.prob[0], openblas_get_corename(), openblas_get_num_threads(), repeats);
+    for (int i = 0; i < repeats; i++) printf("%s%.4f", i ? ", " : "", secs[i]);
+    printf("], \"seconds_best\": %.4f, \"seconds_mean\": %.4f, \"gflop\": %.3f, \"gflops_best\": %.2f, "
+           "\"gflops_mean\": %.2f, \"peak_rss_mb\": %.1f, \"run_arena_mb\": %.1f, \"load_seconds\": %.3f, "
+           "\"max_abs_score\": %.6g, \"completeness_max_rel_err\": %.3g",
+           best, mean, gflop, gflop / best, gflop / mean, peak_rss_mb(), arena / 1048576.0, load_s, max_score,
+           worst_compl);
+
+    if (breakdown) {
+        /* The same work as one kn prompt, piece by piece through the public model API. */
+        const int M = steps + 1;
+        float *Z = malloc(sizeof(float) * (size_t)M * f), *dZ = malloc(sizeof(float) * (size_t)M * f);
+        float *F = malloc(sizeof(float) * M);
+        double *pg = malloc(sizeof(double) * L);
+        if (!Z || !dZ || !F || !pg) die("alloc", NULL);
+        if (mt_run_new(m, T, M, &r, &e)) die("run", &e);
+        double b0 = now();
+        if (mt_forward(m, r, ids, NULL, T, &e)) die("forward", &e);
+        double fwd_s = now() - b0;
+        b0 = now();
+        if (mt_head_logits(m, r, mask_pos, logits, &e)) die("head", &e);
+        double head1_s = now() - b0;
+        /* Best of two passes per layer: the machine is shared, single timings are noisy. */
+        double pg_total = 0;
+        for (int l = 0; l < L; l++) {
+            const float *a = mt_run_ffn_act(r, l, mask_pos);
+            for (int k = 0; k < M; k++)
+                for (int i = 0; i < f; i++) Z[(size_t)k * f + i] = ((float)k / steps) * a[i];
+            pg[l] = 1e30;
+            for (int pass = 0; pass < 2; pass++) {
+                b0 = now();
+                if (mt_patch_grad(m, r, l, mask_pos, Z, M, target, 0, F, dZ, &e)) die("patch_grad", &e);
+                double t = now() - b0;
+                if (t < pg[l]) pg[l] = t;
+            }
+            pg_total += pg[l];
+        }
+        mt_run_free(r);
+        /* pg[l] ~ top + (L-1-l) * per_layer: least-squares fit over l. */
+        double sx = 0, sy = 0, sxx = 0, sxy = 0;
+        for (int l = 0; l < L; l++) {
+            double x = L - 1 - l;
+            sx += x, sy += pg[l], sxx += x * x, sxy += x * pg[l];
+        }
+        double slope = L > 1 ? (L * sxy - sx * sy) / (L * sxx - sx * sx) : 0, icpt = (sy - slope * sx) / L;
+        /* GEMMs alone at the shapes of the patched pass: one downstream layer, M*T rows, forward
+         * (q, k, v, o, fc1, fc2) and activation backward (the same six, transposed); the head at
+         * M rows (transform d x d and decoder d x V, forward and backward). */
+        const int N = M * T, gr = 3;
+        double layer_gemm = 4 * time_gemm(N, d, d, 1, gr) + time_gemm(N, f, d, 1, gr) + time_gemm(N, d, f, 1, gr) +
+                            4 * time_gemm(N, d, d, 0, gr) + time_gemm(N, d, f, 0, gr) + time_gemm(N, f, d, 0, gr);
+        double head_gemm = time_gemm(M, d, d, 1, gr) + time_gemm(M, V, d, 1, gr) + time_gemm(M, d, d, 0, gr) +
+                           time_gemm(M, d, V, 0, gr);
+        /* The head GEMMs if the rows of all L target layers went through the head at once. */
+        const int MB = M * L;
+        double head_gemm_batched = (time_gemm(MB, d, d, 1, gr) + time_gemm(MB, V, d, 1, gr) +
+                                    time_gemm(MB, d, d, 0, gr) + time_gemm(MB, d, V, 0, gr)) / L;
+        double layer_gemm_flop = 2.0 * 2.0 * N * (4.0 * d * d + 2.0 * d * f);
+        double head_gemm_flop = 2.0 * 2.0 * M * ((double)d * d + (double)d * V);
+        printf(", \"breakdown\": {\"forward_1seq_s\": %.4f, \"head_1row_s\": %.4f, \"patch_grad_total_s\": %.4f, "
+               "\"patch_grad_s\": [",
+               fwd_s, head1_s, pg_total);
+        for (int l = 0; l < L; l++) printf("%s%.4f", l ? ", " : "", pg[l]);
+        printf("], \"fit_top_s\": %.4f, \"fit_per_layer_s\": %.4f, \"head_gemm_s\": %.4f, \"head_gemm_gflops\": %.2f, "
+               "\"head_gemm_batched_per_layer_s\": %.4f, \"head_gemm_batched_gflops\": %.2f, "
+               "\"layer_gemm_s\": %.4f, \"layer_gemm_gflops\": %.2f, \"rows_per_layer\": %d}",
+               icpt, slope, head_gemm, head_gemm_flop / head_gemm / 1e9, head_gemm_batched,
+               head_gemm_flop / head_gemm_batched / 1e9, layer_gemm, layer_gemm_flop / layer_gemm / 1e9, N);
+        free(Z);
+        free(dZ);
+        free(F);
+        free(pg);
+    }
+    printf("}\n");
+
+    mt_ig_result_free(&res);
+    mt_model_free(m);
+    free(ids);
+    free(special);
+    free(logits);
+    free(secs);
+    return 0;
+}
