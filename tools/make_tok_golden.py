@@ -270,11 +270,14 @@ def wordpiece_variants(main):
 def probe_tables():
     clean = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=False, strip_accents=False,
                                        lowercase=False)
-    strip = normalizers.StripAccents()
+    strip = normalizers.StripAccents()  # drops any combining mark (Mn, Mc, Me)
+    bstrip = normalizers.BertNormalizer(clean_text=False, handle_chinese_chars=False, strip_accents=True,
+                                        lowercase=False)  # NFD, then drops Mn only
     lower = normalizers.Lowercase()
     bert = pre_tokenizers.BertPreTokenizer()
     ws = pre_tokenizers.Whitespace()
-    sets = {"other": [], "cleanws": [], "punct": [], "mn": [], "word": []}
+    digits = pre_tokenizers.Digits(individual_digits=True)
+    sets = {"other": [], "cleanws": [], "punct": [], "mn": [], "mark": [], "word": [], "numeric": []}
     low = []
     for c in range(0x110000):
         if 0xD800 <= c <= 0xDFFF:
@@ -285,12 +288,16 @@ def probe_tables():
             sets["other"].append(c)
         elif r == " ":
             sets["cleanws"].append(c)
-        if strip.normalize_str(ch) == "":
+        if bstrip.normalize_str(ch) == "":
             sets["mn"].append(c)
+        if strip.normalize_str(ch) == "":
+            sets["mark"].append(c)
         if len(bert.pre_tokenize_str("a" + ch + "a")) == 3:
             sets["punct"].append(c)
         if len(ws.pre_tokenize_str("a" + ch + "a")) == 1:
             sets["word"].append(c)
+        if len(digits.pre_tokenize_str("a" + ch + "a")) == 3:
+            sets["numeric"].append(c)
         lc = lower.normalize_str(ch)
         if lc != ch:
             low.append((c, [ord(x) for x in lc]))

@@ -12,11 +12,17 @@ typedef struct mt_tokenizer mt_tokenizer; /* opaque */
  * Also accepts a path to a tokenizer.json file directly. */
 int mt_tok_load(const char *dir, mt_tokenizer **out, mt_err *e);
 void mt_tok_free(mt_tokenizer *t);
+/* The BERT fallback explicitly: vocab.txt (id = line number) and optional tokenizer_config.json
+ * (do_lower_case, default true; strip_accents; tokenize_chinese_chars; *_token names). */
+int mt_tok_load_vocab(const char *vocab_txt, const char *config_json, mt_tokenizer **out, mt_err *e);
 
 /* Encodes UTF-8 text like HF `tokenizer.encode(text, add_special_tokens=...)`.
  * *ids is malloc'ed (caller frees), *n its length. Invalid UTF-8 fails with MT_EINVAL. */
 int mt_tok_encode(const mt_tokenizer *t, const char *text, int add_special_tokens,
                   int32_t **ids, int *n, mt_err *e);
+/* The same for text of len bytes, which may contain U+0000. */
+int mt_tok_encode_n(const mt_tokenizer *t, const char *text, size_t len, int add_special_tokens,
+                    int32_t **ids, int *n, mt_err *e);
 
 int mt_tok_vocab_size(const mt_tokenizer *t);   /* largest id + 1, added tokens included */
 const char *mt_tok_id_to_token(const mt_tokenizer *t, int32_t id); /* NULL if out of range */

@@ -1,0 +1,409 @@
+/* Pre-tokenizers of HF tokenizers (pre_tokenizers/<name>.rs): BertPreTokenizer, Whitespace,
+ * WhitespaceSplit, Punctuation, Digits, CharDelimiterSplit, Metaspace, Split, Sequence; and the
+ * PCRE2 regex helpers shared with the Replace normalizer (tokenizers uses Oniguruma; the patterns
+ * found in tokenizer.json files mean the same in PCRE2 with UTF + UCP). */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include "tok_internal.h"
+
+#include <pcre2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { P_BERT = 1, P_WHITESPACE, P_WSSPLIT, P_PUNCT, P_DIGITS, P_CHARDELIM, P_METASPACE, P_SPLIT, P_SEQUENCE };
+enum { PREPEND_ALWAYS, PREPEND_FIRST, PREPEND_NEVER };
+
+struct tok_pretok {
+    int type;
+    int behavior;       /* Punctuation, Split */
+    int individual;     /* Digits */
+    uint32_t delim;     /* CharDelimiterSplit */
+    char repl[8];       /* Metaspace replacement (UTF-8) */
+    int prepend, split; /* Metaspace */
+    void *re;           /* Split */
+    int invert;         /* Split */
+    tok_pretok **seq;
+    int nseq;
+};
+
+void tok_pretok_free(tok_pretok *pt) {
+    if (!pt) return;
+    for (int i = 0; i < pt->nseq; i++) tok_pretok_free(pt->seq[i]);
+    free(pt->seq);
+    tok_regex_free(pt->re);
+    free(pt);
+}
+
+tok_pretok *tok_pretok_bert(void) {
+    tok_pretok *pt = mt_calloc(1, sizeof *pt);
+    if (pt) pt->type = P_BERT;
+    return pt;
+}
+
+/* ---- regex ---- */
+
+void *tok_regex_compile(const char *pattern, int literal, const char *what, const char *field, mt_err *e) {
+    int err;
+    PCRE2_SIZE off;
+    uint32_t opt = PCRE2_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP);
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, opt, &err, &off, NULL);
+    if (!re) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(err, msg, sizeof msg);
+        mt_fail(e, MT_EUNSUPPORTED, "%s: %s: regex '%s' not accepted at offset %zu: %s", what, field, pattern,
+                (size_t)off, (const char *)msg);
+        return NULL;
+    }
+    return re;
+}
+
+void tok_regex_free(void *re) {
+    if (re) pcre2_code_free((pcre2_code *)re);
+}
+
+static int span_push(tok_span **sp, int *n, int *cap, size_t a, size_t b, int m) {
+    if (*n == *cap) {
+        int c = *cap ? *cap * 2 : 16;
+        tok_span *v = mt_realloc(*sp, (size_t)c * sizeof *v);
+        if (!v) return MT_ENOMEM;
+        *sp = v;
+        *cap = c;
+    }
+    (*sp)[(*n)++] = (tok_span){a, b, m};
+    return MT_OK;
+}
+
+/* Pattern for &SysRegex (tokenizer/pattern.rs) with the onig crate's find_iter, which skips an
+ * empty match right where the previous match ended. */
+int tok_regex_spans(const void *rev, const char *s, size_t n, tok_span **sp, int *nsp) {
+    const pcre2_code *re = rev;
+    int cap = 0;
+    *sp = NULL;
+    *nsp = 0;
+    if (n == 0) return span_push(sp, nsp, &cap, 0, 0, 0);
+    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
+    if (!md) return MT_ENOMEM;
+    size_t prev = 0, last_end = 0;
+    int have_last = 0, rc = MT_OK;
+    size_t last_match_end = 0;
+    while (last_end <= n) {
+        int r = pcre2_match(re, (PCRE2_SPTR)s, n, last_end, PCRE2_NO_UTF_CHECK, md, NULL);
+        if (r < 0) break; /* no match (or a match-limit error: treated as no further match) */
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+        size_t a = ov[0], b = ov[1];
+        if (b < a) break; /* \K tricks: not supported */
+        if (a == b && have_last && last_match_end == b) {
+            last_end += last_end < n ? (size_t)tok_utf8_len((unsigned char)s[last_end]) : 1;
+            continue;
+        }
+        last_end = b;
+        last_match_end = b;
+        have_last = 1;
+        if (prev != a && (rc = span_push(sp, nsp, &cap, prev, a, 0))) break;
+        if ((rc = span_push(sp, nsp, &cap, a, b, 1))) break;
+        prev = b;
+    }
+    if (rc == MT_OK && prev != n) rc = span_push(sp, nsp, &cap, prev, n, 0);
+    pcre2_match_data_free(md);
+    return rc;
+}
+
+/* ---- char-predicate splitting ---- */
+
+typedef int (*cp_pred)(const tok_pretok *, uint32_t);
+
+/* Pattern for Fn(char) -> bool: every matching char is its own match. */
+static int pred_spans(const tok_pretok *pt, cp_pred f, const char *s, size_t n, tok_span **sp, int *nsp) {
+    int cap = 0;
+    *sp = NULL;
+    *nsp = 0;
+    if (n == 0) return span_push(sp, nsp, &cap, 0, 0, 0);
+    size_t last = 0, i = 0;
+    while (i < n) {
+        uint32_t c;
+        int k = tok_utf8_dec(s + i, n - i, &c);
+        if (f(pt, c)) {
+            if (last < i && span_push(sp, nsp, &cap, last, i, 0)) return MT_ENOMEM;
+            if (span_push(sp, nsp, &cap, i, i + (size_t)k, 1)) return MT_ENOMEM;
+            last = i + (size_t)k;
+        }
+        i += (size_t)k;
+    }
+    if (n > last && span_push(sp, nsp, &cap, last, n, 0)) return MT_ENOMEM;
+    return MT_OK;
+}
+
+static int is_ws(const tok_pretok *pt, uint32_t c) { (void)pt; return tok_is_whitespace(c); }
+static int is_punct(const tok_pretok *pt, uint32_t c) { (void)pt; return tok_is_bert_punct(c); }
+static int is_digit(const tok_pretok *pt, uint32_t c) { (void)pt; return tok_is_numeric(c); }
+static int is_delim(const tok_pretok *pt, uint32_t c) { return c == pt->delim; }
+
+static int split_pred(const tok_pretok *pt, cp_pred f, int behavior, const tok_split *in, tok_splits *out) {
+    tok_span *sp;
+    int nsp;
+    if (pred_spans(pt, f, in->s, in->n, &sp, &nsp)) return MT_ENOMEM;
+    int rc = tok_split_spans(in->s, in->n, in->orig, sp, nsp, behavior, out);
+    free(sp);
+    return rc;
+}
+
+/* Whitespace: the words of \w+|[^\w\s]+ . */
+static int whitespace(const tok_split *in, tok_splits *out) {
+    const char *s = in->s;
+    size_t n = in->n, i = 0;
+    while (i < n) {
+        uint32_t c;
+        int k = tok_utf8_dec(s + i, n - i, &c);
+        if (tok_is_whitespace(c)) {
+            i += (size_t)k;
+            continue;
+        }
+        int word = tok_is_word(c);
+        size_t j = i + (size_t)k;
+        while (j < n) {
+            int k2 = tok_utf8_dec(s + j, n - j, &c);
+            if (word ? !tok_is_word(c) : (tok_is_word(c) || tok_is_whitespace(c))) break;
+            j += (size_t)k2;
+        }
+        if (tok_splits_push(out, s + i, j - i, -1, in->orig + i)) return MT_ENOMEM;
+        i = j;
+    }
+    return MT_OK;
+}
+
+/* pre_tokenizers/metaspace.rs */
+static int metaspace(const tok_pretok *pt, const tok_split *in, tok_splits *out) {
+    tok_buf b = {0};
+    size_t rl = strlen(pt->repl);
+    int starts = in->n >= rl && memcmp(in->s, pt->repl, rl) == 0;
+    /* ' ' -> replacement first; the text then starts with it iff it started with either */
+    if (!starts && in->n && in->s[0] == ' ') starts = 1;
+    if (!starts && (pt->prepend == PREPEND_ALWAYS || (pt->prepend == PREPEND_FIRST && in->orig == 0)))
+        tok_buf_put(&b, pt->repl, rl);
+    for (size_t i = 0; i < in->n; i++) {
+        if (in->s[i] == ' ') tok_buf_put(&b, pt->repl, rl);
+        else tok_buf_putc(&b, in->s[i]);
+    }
+    if (b.oom) {
+        tok_buf_free(&b);
+        return MT_ENOMEM;
+    }
+    int rc;
+    const char *s = tok_buf_str(&b);
+    if (!pt->split) {
+        rc = b.n ? tok_splits_push(out, s, b.n, -1, in->orig) : MT_OK;
+    } else {
+        tok_span *sp = NULL;
+        int nsp = 0, cap = 0;
+        size_t last = 0, i = 0;
+        rc = MT_OK;
+        while (i < b.n && rc == MT_OK) {
+            if (i + rl <= b.n && memcmp(s + i, pt->repl, rl) == 0) {
+                if (last < i) rc = span_push(&sp, &nsp, &cap, last, i, 0);
+                if (rc == MT_OK) rc = span_push(&sp, &nsp, &cap, i, i + rl, 1);
+                i += rl;
+                last = i;
+            } else {
+                i += (size_t)tok_utf8_len((unsigned char)s[i]);
+            }
+        }
+        if (rc == MT_OK && b.n > last) rc = span_push(&sp, &nsp, &cap, last, b.n, 0);
+        if (rc == MT_OK) rc = tok_split_spans(s, b.n, in->orig, sp, nsp, TOK_MERGED_NEXT, out);
+        free(sp);
+    }
+    tok_buf_free(&b);
+    return rc;
+}
+
+static int apply_one(const tok_pretok *pt, const tok_split *in, tok_splits *out, mt_err *e) {
+    switch (pt->type) {
+    case P_BERT: {
+        tok_splits tmp = {0};
+        int rc = split_pred(pt, is_ws, TOK_REMOVED, in, &tmp);
+        for (int i = 0; i < tmp.n && rc == MT_OK; i++) rc = split_pred(pt, is_punct, TOK_ISOLATED, &tmp.v[i], out);
+        tok_splits_free(&tmp);
+        return rc;
+    }
+    case P_WHITESPACE: return whitespace(in, out);
+    case P_WSSPLIT: return split_pred(pt, is_ws, TOK_REMOVED, in, out);
+    case P_PUNCT: return split_pred(pt, is_punct, pt->behavior, in, out);
+    case P_DIGITS: return split_pred(pt, is_digit, pt->individual ? TOK_ISOLATED : TOK_CONTIGUOUS, in, out);
+    case P_CHARDELIM: return split_pred(pt, is_delim, TOK_REMOVED, in, out);
+    case P_METASPACE: return metaspace(pt, in, out);
+    case P_SPLIT: {
+        tok_span *sp;
+        int nsp;
+        if (tok_regex_spans(pt->re, in->s, in->n, &sp, &nsp)) return MT_ENOMEM;
+        if (pt->invert)
+            for (int i = 0; i < nsp; i++) sp[i].is_match = !sp[i].is_match;
+        int rc = tok_split_spans(in->s, in->n, in->orig, sp, nsp, pt->behavior, out);
+        free(sp);
+        return rc;
+    }
+    case P_SEQUENCE: {
+        tok_splits cur = {0};
+        int rc = tok_splits_push(&cur, in->s, in->n, -1, in->orig);
+        for (int i = 0; i < pt->nseq && rc == MT_OK; i++) rc = tok_pretok_apply(pt->seq[i], &cur, e);
+        for (int i = 0; i < cur.n && rc == MT_OK; i++)
+            rc = tok_splits_push(out, cur.v[i].s, cur.v[i].n, cur.v[i].id, cur.v[i].orig);
+        tok_splits_free(&cur);
+        return rc;
+    }
+    }
+    return MT_OK;
+}
+
+int tok_pretok_apply(const tok_pretok *pt, tok_splits *io, mt_err *e) {
+    tok_splits out = {0};
+    int rc = MT_OK;
+    for (int i = 0; i < io->n && rc == MT_OK; i++) {
+        const tok_split *sp = &io->v[i];
+        if (sp->id >= 0) {
+            rc = tok_splits_push(&out, sp->s, sp->n, sp->id, sp->orig);
+            continue;
+        }
+        int before = out.n;
+        rc = apply_one(pt, sp, &out, e);
+        /* PreTokenizedString::split drops empty pieces */
+        int w = before;
+        for (int j = before; j < out.n; j++) {
+            if (out.v[j].n == 0 && out.v[j].id < 0) free(out.v[j].s);
+            else out.v[w++] = out.v[j];
+        }
+        out.n = w;
+    }
+    if (rc) {
+        tok_splits_free(&out);
+        return mt_fail(e, rc, "tokenizer: out of memory pre-tokenizing");
+    }
+    tok_splits_free(io);
+    *io = out;
+    return MT_OK;
+}
+
+/* ---- parsing ---- */
+
+static int parse_behavior(const json_t *j, const char *what, const char *field, int *out, mt_err *e) {
+    const char *b = NULL;
+    int rc = tok_j_str(j, "behavior", 0, what, field, &b, e);
+    if (rc || !b) return rc;
+    static const char *names[] = {"Removed", "Isolated", "MergedWithPrevious", "MergedWithNext", "Contiguous"};
+    static const int vals[] = {TOK_REMOVED, TOK_ISOLATED, TOK_MERGED_PREV, TOK_MERGED_NEXT, TOK_CONTIGUOUS};
+    for (int i = 0; i < 5; i++)
+        if (!strcmp(b, names[i])) {
+            *out = vals[i];
+            return MT_OK;
+        }
+    return mt_fail(e, MT_EUNSUPPORTED, "%s: %s.behavior '%s' is not supported", what, field, b);
+}
+
+int tok_pretok_parse(const json_t *j, const char *what, const char *field, tok_pretok **out, mt_err *e) {
+    const char *type;
+    int rc = tok_j_type(j, what, field, &type, e);
+    if (rc) return rc;
+    tok_pretok *pt = mt_calloc(1, sizeof *pt);
+    if (!pt) return mt_fail(e, MT_ENOMEM, "%s: out of memory", what);
+    char sub[256];
+    if (!strcmp(type, "BertPreTokenizer")) {
+        pt->type = P_BERT;
+    } else if (!strcmp(type, "Whitespace")) {
+        pt->type = P_WHITESPACE;
+    } else if (!strcmp(type, "WhitespaceSplit")) {
+        pt->type = P_WSSPLIT;
+    } else if (!strcmp(type, "Punctuation")) {
+        pt->type = P_PUNCT;
+        pt->behavior = TOK_ISOLATED;
+        if ((rc = parse_behavior(j, what, field, &pt->behavior, e))) goto fail;
+    } else if (!strcmp(type, "Digits")) {
+        pt->type = P_DIGITS;
+        if ((rc = tok_j_bool(j, "individual_digits", what, field, &pt->individual, e))) goto fail;
+    } else if (!strcmp(type, "CharDelimiterSplit")) {
+        pt->type = P_CHARDELIM;
+        const char *d;
+        if ((rc = tok_j_str(j, "delimiter", 1, what, field, &d, e))) goto fail;
+        if (!*d || tok_utf8_check(d, strlen(d)) != (size_t)-1 ||
+            (size_t)tok_utf8_dec(d, strlen(d), &pt->delim) != strlen(d)) {
+            rc = mt_fail(e, MT_EFORMAT, "%s: %s.delimiter: expected one character", what, field);
+            goto fail;
+        }
+    } else if (!strcmp(type, "Metaspace")) {
+        pt->type = P_METASPACE;
+        const char *r = "\xe2\x96\x81", *scheme = NULL;
+        int aps = -1;
+        pt->split = 1;
+        if ((rc = tok_j_str(j, "replacement", 0, what, field, &r, e)) ||
+            (rc = tok_j_str(j, "prepend_scheme", 0, what, field, &scheme, e)) ||
+            (rc = tok_j_bool(j, "add_prefix_space", what, field, &aps, e)) ||
+            (rc = tok_j_bool(j, "split", what, field, &pt->split, e)))
+            goto fail;
+        uint32_t cp;
+        if (!*r || strlen(r) > 4 || tok_utf8_check(r, strlen(r)) != (size_t)-1 ||
+            (size_t)tok_utf8_dec(r, strlen(r), &cp) != strlen(r)) {
+            rc = mt_fail(e, MT_EFORMAT, "%s: %s.replacement: expected one character", what, field);
+            goto fail;
+        }
+        strcpy(pt->repl, r);
+        pt->prepend = PREPEND_ALWAYS;
+        if (scheme) {
+            if (!strcmp(scheme, "always")) pt->prepend = PREPEND_ALWAYS;
+            else if (!strcmp(scheme, "first")) pt->prepend = PREPEND_FIRST;
+            else if (!strcmp(scheme, "never")) pt->prepend = PREPEND_NEVER;
+            else {
+                rc = mt_fail(e, MT_EUNSUPPORTED, "%s: %s.prepend_scheme '%s' is not supported", what, field, scheme);
+                goto fail;
+            }
+        }
+        if (aps == 0) pt->prepend = PREPEND_NEVER; /* legacy add_prefix_space: false */
+    } else if (!strcmp(type, "Split")) {
+        pt->type = P_SPLIT;
+        pt->behavior = TOK_REMOVED;
+        if ((rc = parse_behavior(j, what, field, &pt->behavior, e)) ||
+            (rc = tok_j_bool(j, "invert", what, field, &pt->invert, e)))
+            goto fail;
+        json_t *pat = json_object_get(j, "pattern");
+        snprintf(sub, sizeof sub, "%s.pattern", field);
+        const char *ps;
+        int literal;
+        if (json_is_object(pat) && json_is_string(json_object_get(pat, "String"))) {
+            ps = json_string_value(json_object_get(pat, "String"));
+            literal = 1;
+        } else if (json_is_object(pat) && json_is_string(json_object_get(pat, "Regex"))) {
+            ps = json_string_value(json_object_get(pat, "Regex"));
+            literal = 0;
+        } else {
+            rc = mt_fail(e, MT_EFORMAT, "%s: %s: expected {\"String\": ...} or {\"Regex\": ...}", what, sub);
+            goto fail;
+        }
+        if (literal && !*ps) ps = "(?!)"; /* an empty string pattern never matches */
+        if (!(pt->re = tok_regex_compile(ps, literal && strcmp(ps, "(?!)"), what, sub, e))) {
+            rc = e ? e->code : MT_EFORMAT;
+            goto fail;
+        }
+    } else if (!strcmp(type, "Sequence")) {
+        pt->type = P_SEQUENCE;
+        json_t *arr = json_object_get(j, "pretokenizers");
+        if (!json_is_array(arr)) {
+            rc = mt_fail(e, MT_EFORMAT, "%s: %s.pretokenizers: expected an array", what, field);
+            goto fail;
+        }
+        size_t k = json_array_size(arr);
+        pt->seq = mt_calloc(k, sizeof *pt->seq);
+        if (!pt->seq) {
+            rc = mt_fail(e, MT_ENOMEM, "%s: out of memory", what);
+            goto fail;
+        }
+        for (size_t i = 0; i < k; i++) {
+            snprintf(sub, sizeof sub, "%s.pretokenizers[%zu]", field, i);
+            if ((rc = tok_pretok_parse(json_array_get(arr, i), what, sub, &pt->seq[i], e))) goto fail;
+            pt->nseq++;
+        }
+    } else {
+        rc = mt_fail(e, MT_EUNSUPPORTED, "%s: %s.type '%s' is not supported", what, field, type);
+        goto fail;
+    }
+    *out = pt;
+    return MT_OK;
+fail:
+    tok_pretok_free(pt);
+    return rc;
+}
