@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "mt_kernels.h"
-#include "mt_model.h"
+#include "mt_model_impl.h"
 #include "mt_safetensors.h"
 
 typedef struct {
@@ -19,13 +19,13 @@ typedef struct {
     float *fc1_w, *fc1_b, *fc2_w, *fc2_b, *ln2_w, *ln2_b;
 } layer_weights;
 
-struct mt_model {
+typedef struct bert_model {
     mt_config cfg;
     float *arena; /* every parameter, f32 */
     float *word_emb, *pos_emb, *type_emb, *emb_ln_w, *emb_ln_b;
     layer_weights *layers;
     float *head_w, *head_b, *head_ln_w, *head_ln_b, *dec_w, *dec_b;
-};
+} bert_model;
 
 /* ---------------------------------------------------------------- loading */
 
@@ -107,7 +107,7 @@ static int load(loader *L, float **dst, const char *name, int64_t d0, int64_t d1
     return MT_OK;
 }
 
-static int load_all(mt_model *m, loader *L) {
+static int load_all(bert_model *m, loader *L) {
     const mt_config *c = &m->cfg;
     const int64_t d = c->d_model, f = c->d_ff, V = c->vocab_size;
     const char *P = L->prefix;
@@ -161,17 +161,16 @@ static int load_all(mt_model *m, loader *L) {
     return load(L, &m->dec_b, n, V, 0, 0);
 }
 
-int mt_model_load(const char *dir, mt_model **out, mt_err *e) {
+static void bert_free(void *impl);
+
+static int bert_load(const char *dir, const mt_config *cfg, void **out, mt_err *e) {
     *out = NULL;
-    mt_model *m = mt_calloc(1, sizeof *m);
+    bert_model *m = mt_calloc(1, sizeof *m);
     if (!m) return mt_fail(e, MT_ENOMEM, "out of memory");
-    int rc = mt_config_load(dir, &m->cfg, e);
-    if (rc) {
-        free(m);
-        return rc;
-    }
+    m->cfg = *cfg;
     mt_safetensors *st = NULL;
-    if ((rc = mt_st_open(dir, &st, e))) {
+    int rc = mt_st_open(dir, &st, e);
+    if (rc) {
         free(m);
         return rc;
     }
@@ -194,18 +193,18 @@ int mt_model_load(const char *dir, mt_model **out, mt_err *e) {
     return MT_OK;
 fail:
     mt_st_close(st);
-    mt_model_free(m);
+    bert_free(m);
     return rc;
 }
 
-void mt_model_free(mt_model *m) {
+static void bert_free(void *impl) {
+    bert_model *m = impl;
     if (!m) return;
     free(m->arena);
     free(m->layers);
     free(m);
 }
 
-const mt_config *mt_model_config(const mt_model *m) { return &m->cfg; }
 
 /* ---------------------------------------------------------------- run state */
 
@@ -220,7 +219,7 @@ typedef struct {
     layer_acts *la;
 } stack;
 
-struct mt_run {
+typedef struct bert_run {
     int max_T, max_B, T, d, f;
     stack base;  /* B = 1: the unpatched sequence, cached for prefix reuse */
     stack batch; /* B = max_B: patched rows or baseline batches */
@@ -232,7 +231,7 @@ struct mt_run {
     float *pf, *pr2, *pmean, *prstd, *px;
     size_t bytes;
     void *arena;
-};
+} bert_run;
 
 /* Lays `n` floats at *cur when base != NULL; always counts them. */
 static float *take(char **cur, size_t n, size_t *total) {
@@ -268,7 +267,7 @@ static void lay_stack(stack *s, const mt_config *c, int B, int T, char **cur, si
     }
 }
 
-static size_t lay_run(mt_run *r, const mt_config *c, char *cur) {
+static size_t lay_run(bert_run *r, const mt_config *c, char *cur) {
     size_t total = 0;
     size_t NB = (size_t)r->max_B * r->max_T, d = c->d_model, f = c->d_ff, B = r->max_B;
     lay_stack(&r->base, c, 1, r->max_T, &cur, &total);
@@ -287,14 +286,16 @@ static size_t lay_run(mt_run *r, const mt_config *c, char *cur) {
     return total;
 }
 
-int mt_run_new(const mt_model *m, int max_T, int max_B, mt_run **out, mt_err *e) {
+static void b_run_free(bert_run *r);
+
+static int b_run_new(const bert_model *m, int max_T, int max_B, bert_run **out, mt_err *e) {
     const mt_config *c = &m->cfg;
     *out = NULL;
     if (max_T < 1 || max_B < 1) return mt_fail(e, MT_EINVAL, "run: max_T and max_B must be positive");
     if (max_T + c->pos_offset > c->max_pos)
         return mt_fail(e, MT_EINVAL, "input of %d tokens exceeds the model's %d positions (max_position_embeddings)",
                        max_T, c->max_pos - c->pos_offset);
-    mt_run *r = mt_calloc(1, sizeof *r);
+    bert_run *r = mt_calloc(1, sizeof *r);
     if (!r) return mt_fail(e, MT_ENOMEM, "out of memory");
     r->max_T = max_T;
     r->max_B = max_B;
@@ -308,7 +309,7 @@ int mt_run_new(const mt_model *m, int max_T, int max_B, mt_run **out, mt_err *e)
     r->arena = (r->base.xs && r->batch.xs && r->base.la && r->batch.la) ? aligned_alloc(64, r->bytes) : NULL;
     if (!r->arena) {
         size_t mb = r->bytes >> 20;
-        mt_run_free(r);
+        b_run_free(r);
         return mt_fail(e, MT_ENOMEM, "cannot allocate %zu MB of activations (%d tokens x %d rows)", mb, max_T, max_B);
     }
     lay_run(r, c, r->arena);
@@ -316,7 +317,7 @@ int mt_run_new(const mt_model *m, int max_T, int max_B, mt_run **out, mt_err *e)
     return MT_OK;
 }
 
-void mt_run_free(mt_run *r) {
+static void b_run_free(bert_run *r) {
     if (!r) return;
     free(r->base.xs);
     free(r->batch.xs);
@@ -326,11 +327,10 @@ void mt_run_free(mt_run *r) {
     free(r);
 }
 
-size_t mt_run_bytes(const mt_run *r) { return r->bytes; }
 
 /* ---------------------------------------------------------------- forward */
 
-static int embed(const mt_model *m, float *x, const int32_t *ids, const int32_t *types, int B, int T, mt_err *e) {
+static int embed(const bert_model *m, float *x, const int32_t *ids, const int32_t *types, int B, int T, mt_err *e) {
     const mt_config *c = &m->cfg;
     const int d = c->d_model;
     for (int b = 0; b < B; b++)
@@ -354,7 +354,7 @@ static int embed(const mt_model *m, float *x, const int32_t *ids, const int32_t 
 }
 
 /* Attention half of layer l: fills q,k,v,att,ctx,r1,x1 for N = B*T rows of xin. */
-static void attn_block_fwd(const mt_model *m, int l, layer_acts *a, const float *xin, int B, int T) {
+static void attn_block_fwd(const bert_model *m, int l, layer_acts *a, const float *xin, int B, int T) {
     const mt_config *c = &m->cfg;
     const layer_weights *w = &m->layers[l];
     const int d = c->d_model, N = B * T, H = c->n_heads;
@@ -368,7 +368,7 @@ static void attn_block_fwd(const mt_model *m, int l, layer_acts *a, const float 
 }
 
 /* FFN half of layer l for N rows: h, a = act(h), r2 = W2 a + b2 + x1, xout = LN2(r2). */
-static void ffn_block_fwd(const mt_model *m, int l, layer_acts *a, float *xout, int N) {
+static void ffn_block_fwd(const bert_model *m, int l, layer_acts *a, float *xout, int N) {
     const mt_config *c = &m->cfg;
     const layer_weights *w = &m->layers[l];
     const int d = c->d_model, f = c->d_ff;
@@ -379,21 +379,21 @@ static void ffn_block_fwd(const mt_model *m, int l, layer_acts *a, float *xout, 
     mt_layernorm_fwd(xout, a->mean2, a->rstd2, a->r2, w->ln2_w, w->ln2_b, N, d, c->ln_eps);
 }
 
-static void layers_fwd(const mt_model *m, stack *s, int from, int B, int T) {
+static void layers_fwd(const bert_model *m, stack *s, int from, int B, int T) {
     for (int l = from; l < m->cfg.n_layers; l++) {
         attn_block_fwd(m, l, &s->la[l], s->xs[l], B, T);
         ffn_block_fwd(m, l, &s->la[l], s->xs[l + 1], B * T);
     }
 }
 
-static int check_T(const mt_run *r, int B, int T, mt_err *e) {
+static int check_T(const bert_run *r, int B, int T, mt_err *e) {
     if (T < 1) return mt_fail(e, MT_EINVAL, "empty input sequence");
     if (T > r->max_T || B > r->max_B)
         return mt_fail(e, MT_EINVAL, "input of %d x %d tokens exceeds the run's %d x %d", B, T, r->max_B, r->max_T);
     return MT_OK;
 }
 
-int mt_forward(const mt_model *m, mt_run *r, const int32_t *ids, const int32_t *types, int T, mt_err *e) {
+static int b_forward(const bert_model *m, bert_run *r, const int32_t *ids, const int32_t *types, int T, mt_err *e) {
     int rc = check_T(r, 1, T, e);
     if (rc) return rc;
     float *x = r->base.xs[0];
@@ -405,14 +405,14 @@ int mt_forward(const mt_model *m, mt_run *r, const int32_t *ids, const int32_t *
     return MT_OK;
 }
 
-const float *mt_run_ffn_act(const mt_run *r, int layer, int pos) {
+static const float *b_ffn_act(const bert_run *r, int layer, int pos) {
     return r->base.la[layer].a + (size_t)pos * r->f;
 }
 
 /* ---------------------------------------------------------------- MLM head */
 
 /* logits[M][V] for M rows x[M][d]; keeps the intermediates in r for head_bwd. */
-static void head_fwd(const mt_model *m, mt_run *r, const float *x, int M) {
+static void head_fwd(const bert_model *m, bert_run *r, const float *x, int M) {
     const mt_config *c = &m->cfg;
     const int d = c->d_model;
     memcpy(r->hx, x, sizeof(float) * (size_t)M * d);
@@ -423,7 +423,7 @@ static void head_fwd(const mt_model *m, mt_run *r, const float *x, int M) {
 }
 
 /* dx[M][d] from r->dlogits[M][V]. */
-static void head_bwd(const mt_model *m, mt_run *r, float *dx, int M) {
+static void head_bwd(const bert_model *m, bert_run *r, float *dx, int M) {
     const mt_config *c = &m->cfg;
     const int d = c->d_model;
     mt_matmul_bwd_in(r->dh, r->dlogits, m->dec_w, M, d, c->vocab_size, 0);
@@ -432,7 +432,7 @@ static void head_bwd(const mt_model *m, mt_run *r, float *dx, int M) {
     mt_matmul_bwd_in(dx, r->dh2, m->head_w, M, d, d, 0);
 }
 
-int mt_head_logits(const mt_model *m, mt_run *r, int pos, float *logits, mt_err *e) {
+static int b_head_logits(const bert_model *m, bert_run *r, int pos, float *logits, mt_err *e) {
     if (pos < 0 || pos >= r->T) return mt_fail(e, MT_EINVAL, "position %d is outside the sequence (%d)", pos, r->T);
     head_fwd(m, r, r->base.xs[m->cfg.n_layers] + (size_t)pos * r->d, 1);
     memcpy(logits, r->logits, sizeof(float) * m->cfg.vocab_size);
@@ -442,7 +442,7 @@ int mt_head_logits(const mt_model *m, mt_run *r, int pos, float *logits, mt_err 
 /* ---------------------------------------------------------------- backward */
 
 /* Layer l backward for N = B*T rows: dxin from dxout (gradient w.r.t. the layer's output). */
-static void layer_bwd(const mt_model *m, mt_run *r, int l, const layer_acts *a, const float *dxout, float *dxin,
+static void layer_bwd(const bert_model *m, bert_run *r, int l, const layer_acts *a, const float *dxout, float *dxin,
                       int B, int T) {
     const mt_config *c = &m->cfg;
     const layer_weights *w = &m->layers[l];
@@ -464,7 +464,7 @@ static void layer_bwd(const mt_model *m, mt_run *r, int l, const layer_acts *a, 
 
 /* ---------------------------------------------------------------- patched pass */
 
-int mt_patch_grad(const mt_model *m, mt_run *r, int layer, int pos, const float *Z, int M, int32_t target,
+static int b_patch_grad(const bert_model *m, bert_run *r, int layer, int pos, const float *Z, int M, int32_t target,
                   int logprob, float *F, float *dZ, mt_err *e) {
     const mt_config *c = &m->cfg;
     const int d = c->d_model, f = c->d_ff, L = c->n_layers, V = c->vocab_size, T = r->T;
@@ -542,7 +542,7 @@ int mt_patch_grad(const mt_model *m, mt_run *r, int layer, int pos, const float 
     return MT_OK;
 }
 
-int mt_forward_batch_acts(const mt_model *m, mt_run *r, const int32_t *ids, const int32_t *types, int B, int T,
+static int b_forward_batch_acts(const bert_model *m, bert_run *r, const int32_t *ids, const int32_t *types, int B, int T,
                           int pos, float *acts, mt_err *e) {
     const mt_config *c = &m->cfg;
     int rc = check_T(r, B, T, e);
@@ -559,3 +559,34 @@ int mt_forward_batch_acts(const mt_model *m, mt_run *r, const int32_t *ids, cons
                    sizeof(float) * c->d_ff);
     return MT_OK;
 }
+
+/* ---------------------------------------------------------------- operations table */
+
+static int op_run_new(const void *impl, int max_T, int max_B, void **run, size_t *bytes, mt_err *e) {
+    bert_run *r = NULL;
+    int rc = b_run_new(impl, max_T, max_B, &r, e);
+    if (!rc) {
+        *run = r;
+        *bytes = r->bytes;
+    }
+    return rc;
+}
+static void op_run_free(void *run) { b_run_free(run); }
+static int op_forward(const void *impl, void *run, const int32_t *ids, const int32_t *types, int T, mt_err *e) {
+    return b_forward(impl, run, ids, types, T, e);
+}
+static const float *op_ffn_act(const void *run, int layer, int pos) { return b_ffn_act(run, layer, pos); }
+static int op_head_logits(const void *impl, void *run, int pos, float *logits, mt_err *e) {
+    return b_head_logits(impl, run, pos, logits, e);
+}
+static int op_forward_batch_acts(const void *impl, void *run, const int32_t *ids, const int32_t *types, int B, int T,
+                                 int pos, float *acts, mt_err *e) {
+    return b_forward_batch_acts(impl, run, ids, types, B, T, pos, acts, e);
+}
+static int op_patch_grad(const void *impl, void *run, int layer, int pos, const float *Z, int M, int32_t target,
+                         int logprob, float *F, float *dZ, mt_err *e) {
+    return b_patch_grad(impl, run, layer, pos, Z, M, target, logprob, F, dZ, e);
+}
+
+const mt_model_ops mt_bert_ops = {"encoder", bert_load, bert_free, op_run_new, op_run_free, op_forward, op_ffn_act,
+                                  op_head_logits, op_forward_batch_acts, op_patch_grad};

@@ -1,0 +1,92 @@
+/* Public model API: picks the family from config.json and dispatches to its operations. */
+#include <stdlib.h>
+
+#include "mt_model_impl.h"
+
+struct mt_model {
+    mt_config cfg;
+    const mt_model_ops *ops;
+    void *impl;
+};
+
+struct mt_run {
+    const mt_model_ops *ops;
+    void *impl;
+    size_t bytes;
+};
+
+static const mt_model_ops *ops_for(const mt_config *c) {
+    switch (c->arch) {
+    case MT_ARCH_BERT:
+    case MT_ARCH_XLMR: return &mt_bert_ops;
+    }
+    return NULL;
+}
+
+int mt_model_load(const char *dir, mt_model **out, mt_err *e) {
+    *out = NULL;
+    mt_model *m = mt_calloc(1, sizeof *m);
+    if (!m) return mt_fail(e, MT_ENOMEM, "out of memory");
+    int rc = mt_config_load(dir, &m->cfg, e);
+    if (!rc) {
+        m->ops = ops_for(&m->cfg);
+        if (!m->ops) rc = mt_fail(e, MT_EUNSUPPORTED, "%s: architecture %s has no engine", dir, mt_arch_name(m->cfg.arch));
+    }
+    if (!rc) rc = m->ops->load(dir, &m->cfg, &m->impl, e);
+    if (rc) {
+        free(m);
+        return rc;
+    }
+    *out = m;
+    return MT_OK;
+}
+
+void mt_model_free(mt_model *m) {
+    if (!m) return;
+    if (m->impl) m->ops->free(m->impl);
+    free(m);
+}
+
+const mt_config *mt_model_config(const mt_model *m) { return &m->cfg; }
+
+int mt_run_new(const mt_model *m, int max_T, int max_B, mt_run **out, mt_err *e) {
+    *out = NULL;
+    mt_run *r = mt_calloc(1, sizeof *r);
+    if (!r) return mt_fail(e, MT_ENOMEM, "out of memory");
+    r->ops = m->ops;
+    int rc = m->ops->run_new(m->impl, max_T, max_B, &r->impl, &r->bytes, e);
+    if (rc) {
+        free(r);
+        return rc;
+    }
+    *out = r;
+    return MT_OK;
+}
+
+void mt_run_free(mt_run *r) {
+    if (!r) return;
+    r->ops->run_free(r->impl);
+    free(r);
+}
+
+size_t mt_run_bytes(const mt_run *r) { return r->bytes; }
+
+int mt_forward(const mt_model *m, mt_run *r, const int32_t *ids, const int32_t *types, int T, mt_err *e) {
+    return m->ops->forward(m->impl, r->impl, ids, types, T, e);
+}
+
+const float *mt_run_ffn_act(const mt_run *r, int layer, int pos) { return r->ops->ffn_act(r->impl, layer, pos); }
+
+int mt_head_logits(const mt_model *m, mt_run *r, int pos, float *logits, mt_err *e) {
+    return m->ops->head_logits(m->impl, r->impl, pos, logits, e);
+}
+
+int mt_forward_batch_acts(const mt_model *m, mt_run *r, const int32_t *ids, const int32_t *types, int B, int T,
+                          int pos, float *acts, mt_err *e) {
+    return m->ops->forward_batch_acts(m->impl, r->impl, ids, types, B, T, pos, acts, e);
+}
+
+int mt_patch_grad(const mt_model *m, mt_run *r, int layer, int pos, const float *Z, int M, int32_t target,
+                  int logprob, float *F, float *dZ, mt_err *e) {
+    return m->ops->patch_grad(m->impl, r->impl, layer, pos, Z, M, target, logprob, F, dZ, e);
+}
