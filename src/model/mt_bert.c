@@ -12,7 +12,7 @@
 
 #include "mt_kernels.h"
 #include "mt_model_impl.h"
-#include "mt_safetensors.h"
+#include "mt_loader.h"
 
 typedef struct {
     float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *o_b, *ln1_w, *ln1_b;
@@ -29,85 +29,12 @@ typedef struct bert_model {
 
 /* ---------------------------------------------------------------- loading */
 
-typedef struct {
-    const mt_safetensors *st;
-    const char *dir;
-    const char *prefix; /* "bert." or "roberta." */
-    float *next;        /* next free slot in the arena (NULL while counting) */
-    size_t count;       /* floats needed */
-    mt_err *e;
-} loader;
-
-/* Finds a tensor under its current HF name or a legacy spelling: with or without the
- * "bert."/"roberta." prefix, and LayerNorm gamma/beta for weight/bias. */
-static const mt_st_tensor *find_alias(const loader *L, const char *name) {
-    char alt[4][512];
-    int n = 0;
-    size_t pl = strlen(L->prefix);
-    snprintf(alt[n++], 512, "%s", name);
-    if (!strncmp(name, L->prefix, pl)) snprintf(alt[n++], 512, "%s", name + pl);
-    int base = n;
-    for (int i = 0; i < base; i++) {
-        const char *a = alt[i];
-        size_t len = strlen(a);
-        if (strstr(a, "LayerNorm") || strstr(a, "layer_norm")) {
-            const char *suffix = NULL;
-            if (len > 7 && !strcmp(a + len - 7, ".weight")) suffix = ".gamma", len -= 7;
-            else if (len > 5 && !strcmp(a + len - 5, ".bias")) suffix = ".beta", len -= 5;
-            if (suffix) {
-                memcpy(alt[n], a, len);
-                strcpy(alt[n] + len, suffix);
-                n++;
-            }
-        }
-    }
-    for (int i = 0; i < n; i++) {
-        const mt_st_tensor *t = mt_st_find(L->st, alt[i]);
-        if (t) return t;
-    }
-    return NULL;
+/* Loads one tensor into the arena (see mt_loader.h). */
+static int load(mt_loader *L, float **dst, const char *name, int64_t d0, int64_t d1, int optional) {
+    return mt_loader_get(L, dst, name, d0, d1, optional);
 }
 
-/* Loads tensor `name` of shape [d0] or [d0, d1] (d1 = 0 for vectors) into the arena.
- * optional: absent returns MT_OK with *dst = NULL. */
-static int load(loader *L, float **dst, const char *name, int64_t d0, int64_t d1, int optional) {
-    size_t numel = (size_t)d0 * (size_t)(d1 ? d1 : 1);
-    const mt_st_tensor *t = find_alias(L, name);
-    if (!t) {
-        if (optional) {
-            if (dst) *dst = NULL;
-            return MT_OK;
-        }
-        return mt_fail(L->e, MT_EFORMAT, "%s: tensor '%s' is missing from the checkpoint", L->dir, name);
-    }
-    int want_nd = d1 ? 2 : 1;
-    if (t->ndim != want_nd || t->shape[0] != d0 || (d1 && t->shape[1] != d1)) {
-        char got[128] = "", *p = got;
-        for (int i = 0; i < t->ndim && p < got + 100; i++)
-            p += sprintf(p, "%s%lld", i ? ", " : "", (long long)t->shape[i]);
-        if (d1)
-            return mt_fail(L->e, MT_EFORMAT, "%s: tensor '%s' has shape [%s], config.json implies [%lld, %lld]",
-                           t->file, t->name, got, (long long)d0, (long long)d1);
-        return mt_fail(L->e, MT_EFORMAT, "%s: tensor '%s' has shape [%s], config.json implies [%lld]", t->file,
-                       t->name, got, (long long)d0);
-    }
-    if (!L->next) { /* counting pass */
-        L->count += numel;
-        return MT_OK;
-    }
-    float *out = L->next;
-    L->next += numel;
-    int rc = mt_st_to_f32(t, out, L->e);
-    if (rc) return rc;
-    for (size_t i = 0; i < numel; i++)
-        if (!isfinite(out[i]))
-            return mt_fail(L->e, MT_ENUMERIC, "%s: tensor '%s' holds a non-finite value (%g) at flat index %zu",
-                           t->file, t->name, out[i], i);
-    *dst = out;
-    return MT_OK;
-}
-
-static int load_all(bert_model *m, loader *L) {
+static int load_all(bert_model *m, mt_loader *L) {
     const mt_config *c = &m->cfg;
     const int64_t d = c->d_model, f = c->d_ff, V = c->vocab_size;
     const char *P = L->prefix;
@@ -156,7 +83,7 @@ static int load_all(bert_model *m, loader *L) {
     if ((rc = load(L, &m->dec_w, n, V, d, 1))) return rc;
     if (L->next && !m->dec_w) m->dec_w = m->word_emb;
     snprintf(n, sizeof n, "%s.bias", dec);
-    if (find_alias(L, n)) return load(L, &m->dec_b, n, V, 0, 0);
+    if (mt_loader_find(L, n)) return load(L, &m->dec_b, n, V, 0, 0);
     snprintf(n, sizeof n, "%s.decoder.bias", dec);
     return load(L, &m->dec_b, n, V, 0, 0);
 }
@@ -179,7 +106,7 @@ static int bert_load(const char *dir, const mt_config *cfg, void **out, mt_err *
         rc = mt_fail(e, MT_ENOMEM, "out of memory");
         goto fail;
     }
-    loader L = {st, dir, m->cfg.arch == MT_ARCH_BERT ? "bert." : "roberta.", NULL, 0, e};
+    mt_loader L = {st, dir, m->cfg.arch == MT_ARCH_BERT ? "bert." : "roberta.", NULL, 0, e};
     if ((rc = load_all(m, &L))) goto fail; /* counting pass: also checks names and shapes */
     m->arena = malloc(L.count * sizeof(float));
     if (!m->arena) {

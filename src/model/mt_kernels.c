@@ -194,3 +194,179 @@ double mt_softmax(float *probs, const float *logits, int n) {
     for (int i = 0; i < n; i++) probs[i] = (float)exp((double)logits[i] - lse);
     return lse;
 }
+
+/* ---------------------------------------------------------------- decoder kernels */
+
+void mt_rmsnorm_fwd(float *out, float *rstd, const float *in, const float *w, int N, int C, float eps) {
+    for (int n = 0; n < N; n++) {
+        const float *x = in + (size_t)n * C;
+        float *y = out + (size_t)n * C;
+        double s = 0;
+        for (int c = 0; c < C; c++) s += (double)x[c] * x[c];
+        float r = (float)(1.0 / sqrt(s / C + eps));
+        for (int c = 0; c < C; c++) y[c] = x[c] * r * (w ? w[c] : 1.0f);
+        rstd[n] = r;
+    }
+}
+
+void mt_rmsnorm_bwd(float *din, const float *dout, const float *in, const float *rstd, const float *w, int N, int C) {
+    for (int n = 0; n < N; n++) {
+        const float *x = in + (size_t)n * C, *dy = dout + (size_t)n * C;
+        float *dx = din + (size_t)n * C;
+        float r = rstd[n];
+        double s = 0;
+        for (int c = 0; c < C; c++) s += (double)dy[c] * (w ? w[c] : 1.0f) * x[c] * r;
+        float m = (float)(s / C);
+        for (int c = 0; c < C; c++) dx[c] = r * (dy[c] * (w ? w[c] : 1.0f) - x[c] * r * m);
+    }
+}
+
+void mt_rope_apply(float *x, int n_heads, int D, const float *cos_t, const float *sin_t, int inverse) {
+    const int half = D / 2;
+    for (int h = 0; h < n_heads; h++) {
+        float *v = x + (size_t)h * D;
+        for (int i = 0; i < half; i++) {
+            float c = cos_t[i], s = inverse ? -sin_t[i] : sin_t[i];
+            float a = v[i], b = v[i + half];
+            v[i] = a * c - b * s;
+            v[i + half] = b * c + a * s;
+        }
+    }
+}
+
+static float attn_score(float dot, int h, int j, const mt_attn_rule *r) {
+    float s = dot * r->scale;
+    if (r->softcap > 0) s = tanhf(s / r->softcap) * r->softcap;
+    if (r->slopes) s += r->slopes[h] * (float)j;
+    return s;
+}
+
+static int visible(int i, int j, const mt_attn_rule *r) { return j <= i && (r->window <= 0 || i - j < r->window); }
+
+void mt_causal_attention_fwd(float *out, const float *q, const float *k, const float *v, int B, int T, int H,
+                             int Hkv, int D, const mt_attn_rule *rule) {
+    const int C = H * D, Ck = Hkv * D, group = H / Hkv;
+    float *row = malloc(sizeof(float) * (size_t)T);
+    if (!row) return;
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++) {
+            const int hk = h / group;
+            for (int i = 0; i < T; i++) {
+                const float *qi = q + ((size_t)b * T + i) * C + h * D;
+                float mx = -INFINITY;
+                for (int j = 0; j <= i; j++) {
+                    if (!visible(i, j, rule)) {
+                        row[j] = -INFINITY;
+                        continue;
+                    }
+                    const float *kj = k + ((size_t)b * T + j) * Ck + hk * D;
+                    float s = 0;
+                    for (int d = 0; d < D; d++) s += qi[d] * kj[d];
+                    row[j] = attn_score(s, h, j, rule);
+                    if (row[j] > mx) mx = row[j];
+                }
+                float sum = 0;
+                for (int j = 0; j <= i; j++) {
+                    row[j] = row[j] == -INFINITY ? 0 : expf(row[j] - mx);
+                    sum += row[j];
+                }
+                float *oi = out + ((size_t)b * T + i) * C + h * D;
+                memset(oi, 0, sizeof(float) * D);
+                for (int j = 0; j <= i; j++) {
+                    if (!row[j]) continue;
+                    const float *vj = v + ((size_t)b * T + j) * Ck + hk * D;
+                    float pj = row[j] / sum;
+                    for (int d = 0; d < D; d++) oi[d] += pj * vj[d];
+                }
+            }
+        }
+    free(row);
+}
+
+/* key/value vector j for row m and kv head hk: the cache below p, the row's own at p */
+static const float *kv_at(const float *cache, const float *self, int m, int j, int p, int hk, int Ck, int D) {
+    return j < p ? cache + (size_t)j * Ck + hk * D : self + (size_t)m * Ck + hk * D;
+}
+
+void mt_decode_attention_fwd(float *out, float *att, const float *q, const float *kc, const float *vc,
+                             const float *ks, const float *vs, int M, int p, int H, int Hkv, int D,
+                             const mt_attn_rule *rule) {
+    const int C = H * D, Ck = Hkv * D, group = H / Hkv, n = p + 1;
+    for (int m = 0; m < M; m++)
+        for (int h = 0; h < H; h++) {
+            const int hk = h / group;
+            const float *qm = q + (size_t)m * C + h * D;
+            float *a = att + ((size_t)m * H + h) * n, mx = -INFINITY;
+            for (int j = 0; j < n; j++) {
+                if (!visible(p, j, rule)) {
+                    a[j] = -INFINITY;
+                    continue;
+                }
+                const float *kj = kv_at(kc, ks, m, j, p, hk, Ck, D);
+                float s = 0;
+                for (int d = 0; d < D; d++) s += qm[d] * kj[d];
+                a[j] = attn_score(s, h, j, rule);
+                if (a[j] > mx) mx = a[j];
+            }
+            float sum = 0;
+            for (int j = 0; j < n; j++) {
+                a[j] = a[j] == -INFINITY ? 0 : expf(a[j] - mx);
+                sum += a[j];
+            }
+            float *o = out + (size_t)m * C + h * D;
+            memset(o, 0, sizeof(float) * D);
+            for (int j = 0; j < n; j++) {
+                a[j] /= sum;
+                if (!a[j]) continue;
+                const float *vj = kv_at(vc, vs, m, j, p, hk, Ck, D);
+                for (int d = 0; d < D; d++) o[d] += a[j] * vj[d];
+            }
+        }
+}
+
+void mt_decode_attention_bwd(float *dq, float *dks, float *dvs, const float *dout, const float *att,
+                             const float *q, const float *kc, const float *vc, const float *ks, const float *vs,
+                             int M, int p, int H, int Hkv, int D, const mt_attn_rule *rule) {
+    const int C = H * D, Ck = Hkv * D, group = H / Hkv, n = p + 1;
+    memset(dq, 0, sizeof(float) * (size_t)M * C);
+    memset(dks, 0, sizeof(float) * (size_t)M * Ck);
+    memset(dvs, 0, sizeof(float) * (size_t)M * Ck);
+    for (int m = 0; m < M; m++)
+        for (int h = 0; h < H; h++) {
+            const int hk = h / group;
+            const float *a = att + ((size_t)m * H + h) * n, *dom = dout + (size_t)m * C + h * D;
+            const float *qm = q + (size_t)m * C + h * D;
+            float *dqm = dq + (size_t)m * C + h * D;
+            /* dA_j = do . v_j; dS_j = A_j (dA_j - sum A dA) */
+            double dot = 0;
+            for (int j = 0; j < n; j++) {
+                if (!a[j]) continue;
+                const float *vj = kv_at(vc, vs, m, j, p, hk, Ck, D);
+                float s = 0;
+                for (int d = 0; d < D; d++) s += dom[d] * vj[d];
+                dot += a[j] * s;
+            }
+            for (int j = 0; j < n; j++) {
+                if (!a[j]) continue;
+                const float *vj = kv_at(vc, vs, m, j, p, hk, Ck, D), *kj = kv_at(kc, ks, m, j, p, hk, Ck, D);
+                float s = 0;
+                for (int d = 0; d < D; d++) s += dom[d] * vj[d];
+                float ds = a[j] * (s - (float)dot);
+                if (rule->softcap > 0) { /* through tanh: d/ds cap*tanh(s/cap) = 1 - tanh^2 */
+                    float raw = 0;
+                    for (int d = 0; d < D; d++) raw += qm[d] * kj[d];
+                    float t = tanhf(raw * rule->scale / rule->softcap);
+                    ds *= 1 - t * t;
+                }
+                ds *= rule->scale;
+                for (int d = 0; d < D; d++) dqm[d] += ds * kj[d];
+                if (j == p) {
+                    float *dk = dks + (size_t)m * Ck + hk * D, *dv = dvs + (size_t)m * Ck + hk * D;
+                    for (int d = 0; d < D; d++) {
+                        dk[d] += ds * qm[d];
+                        dv[d] += a[j] * dom[d];
+                    }
+                }
+            }
+        }
+}

@@ -34,3 +34,37 @@ void mt_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const 
 double mt_softmax(float *probs, const float *logits, int n);
 
 #endif
+
+#ifndef MT_KERNELS_DECODER
+#define MT_KERNELS_DECODER
+/* RMSNorm over C: out = in * rstd * w (w NULL: 1); keeps rstd [N]. */
+void mt_rmsnorm_fwd(float *out, float *rstd, const float *in, const float *w, int N, int C, float eps);
+/* din = d RMSNorm / d in applied to dout (overwrites din; din may alias dout). */
+void mt_rmsnorm_bwd(float *din, const float *dout, const float *in, const float *rstd, const float *w, int N, int C);
+
+/* HF rotate-half RoPE on n_heads vectors of D at one position: x = x*cos + rot(x)*sin, with
+ * cos/sin tables of D/2 angles. inverse = 1 applies the transpose (for backward). */
+void mt_rope_apply(float *x, int n_heads, int D, const float *cos_t, const float *sin_t, int inverse);
+
+/* Score rule shared by the decoder attentions: key j is visible from query i when j <= i and
+ * (window == 0 or i - j < window); score = softcap(q.k * scale) + slope[h] * j. */
+typedef struct mt_attn_rule {
+    float scale;
+    int window;
+    float softcap;       /* 0: off */
+    const float *slopes; /* ALiBi slopes per head, or NULL */
+} mt_attn_rule;
+
+/* Causal attention over B sequences of T tokens; q [B*T, H*D], k,v [B*T, Hkv*D] (GQA). */
+void mt_causal_attention_fwd(float *out, const float *q, const float *k, const float *v, int B, int T, int H,
+                             int Hkv, int D, const mt_attn_rule *rule);
+/* One new token at position p for each of M rows: keys/values 0..p-1 come from a shared cache
+ * kc, vc [p, Hkv*D]; key/value p is the row's own (ks, vs [M, Hkv*D]). att [M, H, p+1]. */
+void mt_decode_attention_fwd(float *out, float *att, const float *q, const float *kc, const float *vc,
+                             const float *ks, const float *vs, int M, int p, int H, int Hkv, int D,
+                             const mt_attn_rule *rule);
+/* Gradients with respect to q and the rows' own key/value (the cache is constant). */
+void mt_decode_attention_bwd(float *dq, float *dks, float *dvs, const float *dout, const float *att,
+                             const float *q, const float *kc, const float *vc, const float *ks, const float *vs,
+                             int M, int p, int H, int Hkv, int D, const mt_attn_rule *rule);
+#endif

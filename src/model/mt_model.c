@@ -16,11 +16,7 @@ struct mt_run {
 };
 
 static const mt_model_ops *ops_for(const mt_config *c) {
-    switch (c->arch) {
-    case MT_ARCH_BERT:
-    case MT_ARCH_XLMR: return &mt_bert_ops;
-    }
-    return NULL;
+    return c->causal ? NULL : &mt_bert_ops;
 }
 
 int mt_model_load(const char *dir, mt_model **out, mt_err *e) {

@@ -1,0 +1,91 @@
+#include "mt_loader.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const mt_st_tensor *mt_loader_find(const mt_loader *L, const char *name) {
+    char alt[6][512];
+    int n = 0;
+    size_t pl = L->prefix ? strlen(L->prefix) : 0;
+    snprintf(alt[n++], 512, "%s", name);
+    if (pl && !strncmp(name, L->prefix, pl)) snprintf(alt[n++], 512, "%s", name + pl);
+    int base = n;
+    for (int i = 0; i < base; i++) {
+        const char *a = alt[i];
+        size_t len = strlen(a);
+        if (strstr(a, "LayerNorm") || strstr(a, "layer_norm") || strstr(a, "layernorm")) {
+            const char *suffix = NULL;
+            if (len > 7 && !strcmp(a + len - 7, ".weight")) suffix = ".gamma", len -= 7;
+            else if (len > 5 && !strcmp(a + len - 5, ".bias")) suffix = ".beta", len -= 5;
+            if (suffix && len < 500) {
+                memcpy(alt[n], a, len);
+                strcpy(alt[n] + len, suffix);
+                n++;
+            }
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        const mt_st_tensor *t = mt_st_find(L->st, alt[i]);
+        if (t) return t;
+    }
+    return NULL;
+}
+
+float *mt_loader_take(mt_loader *L, size_t n) {
+    L->count += n;
+    if (!L->next) return NULL;
+    float *p = L->next;
+    L->next += n;
+    return p;
+}
+
+static void shape_str(char *buf, const mt_st_tensor *t) {
+    char *p = buf;
+    for (int i = 0; i < t->ndim && p < buf + 100; i++) p += sprintf(p, "%s%lld", i ? ", " : "", (long long)t->shape[i]);
+}
+
+int mt_loader_read(mt_loader *L, const char *name, int64_t d0, int64_t d1, int transpose, int optional,
+                   float *dst, int *found) {
+    const mt_st_tensor *t = mt_loader_find(L, name);
+    if (found) *found = t != NULL;
+    if (!t) {
+        if (optional) return MT_OK;
+        return mt_fail(L->e, MT_EFORMAT, "%s: tensor '%s' is missing from the checkpoint", L->dir, name);
+    }
+    int64_t s0 = transpose ? d1 : d0, s1 = transpose ? d0 : d1;
+    if (t->ndim != (d1 ? 2 : 1) || t->shape[0] != s0 || (d1 && t->shape[1] != s1)) {
+        char got[128] = "";
+        shape_str(got, t);
+        if (d1)
+            return mt_fail(L->e, MT_EFORMAT, "%s: tensor '%s' has shape [%s], config.json implies [%lld, %lld]", t->file,
+                           t->name, got, (long long)s0, (long long)s1);
+        return mt_fail(L->e, MT_EFORMAT, "%s: tensor '%s' has shape [%s], config.json implies [%lld]", t->file, t->name,
+                       got, (long long)s0);
+    }
+    if (!dst) return MT_OK;
+    size_t numel = (size_t)d0 * (size_t)(d1 ? d1 : 1);
+    float *buf = dst;
+    if (transpose && !(buf = malloc(numel * sizeof(float))))
+        return mt_fail(L->e, MT_ENOMEM, "%s: out of memory converting '%s'", t->file, t->name);
+    int rc = mt_st_to_f32(t, buf, L->e);
+    for (size_t i = 0; !rc && i < numel; i++)
+        if (!isfinite(buf[i]))
+            rc = mt_fail(L->e, MT_ENUMERIC, "%s: tensor '%s' holds a non-finite value (%g) at flat index %zu", t->file,
+                         t->name, buf[i], i);
+    if (!rc && transpose)
+        for (int64_t i = 0; i < d1; i++)
+            for (int64_t j = 0; j < d0; j++) dst[j * d1 + i] = buf[i * d0 + j];
+    if (transpose) free(buf);
+    return rc;
+}
+
+int mt_loader_get(mt_loader *L, float **dst, const char *name, int64_t d0, int64_t d1, int optional) {
+    *dst = NULL;
+    if (optional && !mt_loader_find(L, name)) return MT_OK;
+    float *p = mt_loader_take(L, (size_t)d0 * (size_t)(d1 ? d1 : 1));
+    int rc = mt_loader_read(L, name, d0, d1, 0, 0, p, NULL);
+    *dst = p;
+    return rc;
+}

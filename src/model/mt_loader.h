@@ -1,0 +1,33 @@
+/* Weight loading shared by the model families: finds tensors under current or legacy names,
+ * checks shapes against config.json, converts to f32 into one arena (two passes: the first
+ * counts and validates, the second fills), and rejects non-finite values. */
+#ifndef MT_LOADER_H
+#define MT_LOADER_H
+
+#include "mt_safetensors.h"
+
+typedef struct mt_loader {
+    const mt_safetensors *st;
+    const char *dir;
+    const char *prefix; /* optional model prefix ("bert.", "transformer."): tried with and without */
+    float *next;        /* next free arena slot; NULL during the counting pass */
+    size_t count;       /* floats reserved so far */
+    mt_err *e;
+} mt_loader;
+
+/* Finds `name`, or the name without/with the prefix, or LayerNorm gamma/beta for weight/bias. */
+const mt_st_tensor *mt_loader_find(const mt_loader *L, const char *name);
+
+/* Reserves n floats of the arena (NULL during the counting pass). */
+float *mt_loader_take(mt_loader *L, size_t n);
+
+/* Reads tensor `name` of shape [d0] (d1 == 0) or [d0, d1] into dst (skipped when dst is NULL).
+ * transpose: the file holds [d1, d0] (GPT-2 Conv1D) and dst receives [d0, d1].
+ * optional: an absent tensor sets *found = 0 instead of failing. */
+int mt_loader_read(mt_loader *L, const char *name, int64_t d0, int64_t d1, int transpose, int optional,
+                   float *dst, int *found);
+
+/* take + read: the common case. *dst is NULL when the tensor is optional and absent. */
+int mt_loader_get(mt_loader *L, float **dst, const char *name, int64_t d0, int64_t d1, int optional);
+
+#endif
