@@ -67,6 +67,25 @@ static double loss_attn(float *x) {
     return dotp(out, R_, B * T * H * D);
 }
 
+/* decoder kernels */
+enum { DM = 2, DP = 4, DH = 4, DHKV = 2, DD = 4 };
+static float dq_[DM * DH * DD], dkc_[DP * DHKV * DD], dvc_[DP * DHKV * DD], dks_[DM * DHKV * DD], dvs_[DM * DHKV * DD];
+static float *dec_[3] = {dq_, dks_, dvs_};
+static mt_attn_rule rule_;
+static double loss_decode(float *x) {
+    float out[DM * DH * DD], att[DM * DH * (DP + 1)];
+    float *save = dec_[which_];
+    dec_[which_] = x;
+    mt_decode_attention_fwd(out, att, dec_[0], dkc_, dvc_, dec_[1], dec_[2], DM, DP, DH, DHKV, DD, &rule_);
+    dec_[which_] = save;
+    return dotp(out, R_, DM * DH * DD);
+}
+static double loss_rms(float *x) {
+    float out[N * C], r[N];
+    mt_rmsnorm_fwd(out, r, x, w_, N, C, 1e-6f);
+    return dotp(out, R_, N * C);
+}
+
 static void numeric(double (*loss)(float *), float *x, size_t n, double *g) {
     for (size_t i = 0; i < n; i++) {
         float keep = x[i];
@@ -170,5 +189,62 @@ int main(void) {
     float lg[4] = {1000, 1001, 999, -1e30f}, pr[4];
     mt_softmax(pr, lg, 4);
     CHECK(fabsf(pr[1] - 0.66524096f) < 1e-6 && pr[3] == 0, "softmax stable: %g %g", pr[1], pr[3]);
+    /* RMSNorm */
+    w_ = lw;
+    mt_rmsnorm_fwd(lo, rstd, x, lw, N, C, 1e-6f);
+    mt_rmsnorm_bwd(dx, R, x, rstd, lw, N, C);
+    numeric(loss_rms, x, N * C, g);
+    CHECK(rel_err(dx, g, N * C) < 2e-3, "rmsnorm backward vs finite differences: rel err %g", rel_err(dx, g, N * C));
+
+    /* RoPE: a rotation (norm kept) whose inverse undoes it */
+    float rv[2 * 8], rv0[2 * 8], cs[4], sn[4];
+    fill(rv, 16, 1);
+    memcpy(rv0, rv, sizeof rv);
+    for (int i = 0; i < 4; i++) cs[i] = cosf(0.3f * (i + 1)), sn[i] = sinf(0.3f * (i + 1));
+    mt_rope_apply(rv, 2, 8, cs, sn, 0);
+    double n0 = dotp(rv0, rv0, 16), n1 = dotp(rv, rv, 16);
+    CHECK(fabs(n0 - n1) < 1e-5, "rope keeps the norm: %g vs %g", n0, n1);
+    CHECK(fabsf(rv[0] - (rv0[0] * cs[0] - rv0[4] * sn[0])) < 1e-6, "rope rotates pairs (i, i + D/2)");
+    mt_rope_apply(rv, 2, 8, cs, sn, 1);
+    md = 0;
+    for (int i = 0; i < 16; i++) md = fmax(md, fabs(rv[i] - rv0[i]));
+    CHECK(md < 1e-6, "rope inverse undoes it: %g", md);
+
+    /* decode attention (GQA, window, ALiBi, softcap variants) against finite differences */
+    float slopes[DH] = {0.5f, 0.25f, 0.125f, 0.0625f};
+    mt_attn_rule rules[3] = {{0.5f, 0, 0, NULL}, {0.5f, 3, 0, slopes}, {0.5f, 0, 2.0f, NULL}};
+    const char *rn[3] = {"plain", "window+alibi", "softcap"};
+    for (int ri = 0; ri < 3; ri++) {
+        rule_ = rules[ri];
+        fill(dq_, sizeof dq_ / 4, 1.5f);
+        fill(dkc_, sizeof dkc_ / 4, 1.5f);
+        fill(dvc_, sizeof dvc_ / 4, 1);
+        fill(dks_, sizeof dks_ / 4, 1.5f);
+        fill(dvs_, sizeof dvs_ / 4, 1);
+        float out[DM * DH * DD], att2[DM * DH * (DP + 1)], gq[DM * DH * DD], gk[DM * DHKV * DD], gv[DM * DHKV * DD];
+        mt_decode_attention_fwd(out, att2, dq_, dkc_, dvc_, dks_, dvs_, DM, DP, DH, DHKV, DD, &rule_);
+        mt_decode_attention_bwd(gq, gk, gv, R, att2, dq_, dkc_, dvc_, dks_, dvs_, DM, DP, DH, DHKV, DD, &rule_);
+        float *an2[3] = {gq, gk, gv};
+        size_t nn[3] = {DM * DH * DD, DM * DHKV * DD, DM * DHKV * DD};
+        for (which_ = 0; which_ < 3; which_++) {
+            float xx[DM * DH * DD];
+            memcpy(xx, dec_[which_], nn[which_] * 4);
+            numeric(loss_decode, xx, nn[which_], g);
+            CHECK(rel_err(an2[which_], g, nn[which_]) < 2e-3, "decode attention (%s) backward d%s: rel err %g", rn[ri],
+                  qn[which_], rel_err(an2[which_], g, nn[which_]));
+        }
+        /* the full causal attention's last row equals the decode attention */
+        float qf[(DP + 1) * DH * DD], kf[(DP + 1) * DHKV * DD], vf[(DP + 1) * DHKV * DD], of[(DP + 1) * DH * DD];
+        memcpy(kf, dkc_, sizeof dkc_);
+        memcpy(vf, dvc_, sizeof dvc_);
+        memcpy(kf + DP * DHKV * DD, dks_, DHKV * DD * 4);
+        memcpy(vf + DP * DHKV * DD, dvs_, DHKV * DD * 4);
+        fill(qf, sizeof qf / 4, 1);
+        memcpy(qf + DP * DH * DD, dq_, DH * DD * 4);
+        mt_causal_attention_fwd(of, qf, kf, vf, 1, DP + 1, DH, DHKV, DD, &rule_);
+        md = 0;
+        for (int i = 0; i < DH * DD; i++) md = fmax(md, fabs(of[DP * DH * DD + i] - out[i]));
+        CHECK(md < 1e-5, "causal attention last row = decode attention (%s): %g", rn[ri], md);
+    }
     return mt_test_report();
 }
