@@ -191,9 +191,12 @@ def train_unigram(lines, d):
     write_json(os.path.join(d, "tokenizer.json"), j)
 
 
-def write_json(path, j):
+def write_json(path, j, compact=False):
     with open(path, "w", encoding="utf-8") as f:
-        json.dump(j, f, ensure_ascii=False, indent=1)
+        if compact:
+            json.dump(j, f, ensure_ascii=False, separators=(",", ":"))
+        else:
+            json.dump(j, f, ensure_ascii=False, indent=1)
         f.write("\n")
     Tokenizer.from_file(path)  # must load in HF
 
@@ -233,6 +236,19 @@ def unigram_variants(main):
     j["added_tokens"].append({"id": nid, "content": "<extra>", "single_word": False, "lstrip": False,
                               "rstrip": True, "normalized": True, "special": False})
     out["unigram_spm"] = j
+    # Llama-2-style spelling on a Unigram model: no pre-tokenizer, Prepend + Replace normalizer,
+    # no charsmap, and byte_fallback with <0xXX> pieces.
+    j = json.loads(json.dumps(base))
+    j["normalizer"] = {"type": "Sequence", "normalizers": [
+        {"type": "Prepend", "prepend": "\u2581"},
+        {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}]}
+    j["pre_tokenizer"] = None
+    j["model"]["byte_fallback"] = True
+    j["model"]["vocab"] += [["<0x%02X>" % b, -20.0] for b in range(256)]
+    j["decoder"] = {"type": "Sequence", "decoders": [
+        {"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "},
+        {"type": "ByteFallback"}, {"type": "Fuse"}, {"type": "Strip", "content": " ", "start": 1, "stop": 0}]}
+    out["unigram_bytefallback"] = j
     return out
 
 
@@ -258,6 +274,25 @@ def wordpiece_variants(main):
                                   "rstrip": rs, "normalized": norm, "special": False})
         nid += 1
     out["wordpiece_seq"] = j
+    # Regex / string Split with every behavior, Whitespace (\w+|[^\w\s]+), CharDelimiterSplit,
+    # BertNormalizer keeping accents while lowercasing, no CJK spacing; Sequence post-processor.
+    j = json.loads(json.dumps(base))
+    j["normalizer"] = {"type": "Sequence", "normalizers": [
+        {"type": "BertNormalizer", "clean_text": True, "handle_chinese_chars": False, "strip_accents": False,
+         "lowercase": True},
+        {"type": "NFC"}]}
+    j["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": "\\s+"}, "behavior": "Removed", "invert": False},
+        {"type": "Split", "pattern": {"String": "-"}, "behavior": "MergedWithPrevious", "invert": False},
+        {"type": "Split", "pattern": {"String": "'"}, "behavior": "MergedWithNext", "invert": False},
+        {"type": "Split", "pattern": {"Regex": "[0-9]"}, "behavior": "Contiguous", "invert": False},
+        {"type": "Split", "pattern": {"Regex": "\\p{L}+"}, "behavior": "Isolated", "invert": True},
+        {"type": "CharDelimiterSplit", "delimiter": "@"},
+        {"type": "Whitespace"}]}
+    j["post_processor"] = {"type": "Sequence", "processors": [
+        {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False},
+        {"type": "BertProcessing", "sep": ["[SEP]", vocab["[SEP]"]], "cls": ["[CLS]", vocab["[CLS]"]]}]}
+    out["wordpiece_split"] = j
     return out
 
 
@@ -323,16 +358,20 @@ def write_unicode_tables(path):
     for name, cps in sets.items():
         rs = ranges(cps)
         lines.append("static const uint32_t tab_%s[][2] = {" % name)
-        for i in range(0, len(rs), 6):
-            lines.append("    " + " ".join("{0x%X, 0x%X}," % (a, b) for a, b in rs[i:i + 6]))
+        for i in range(0, len(rs), 8):
+            lines.append("    " + " ".join("{0x%X, 0x%X}," % (a, b) for a, b in rs[i:i + 8]))
         lines.append("};")
         lines.append("const tok_range_table tok_uni_%s = {tab_%s, %d};" % (name, name, len(rs)))
         lines.append("")
     assert all(len(m) <= 3 for _, m in low)
     lines.append("const tok_lower_entry tok_uni_lower_tab[] = {")
+    ents = []
     for c, m in low:
-        m = m + [0] * (3 - len(m))
-        lines.append("    {0x%X, %d, {0x%X, 0x%X, 0x%X}}," % (c, len([x for x in m if x]), m[0], m[1], m[2]))
+        k = len(m)
+        m = m + [0] * (3 - k)
+        ents.append("{0x%X, %d, {0x%X, 0x%X, 0x%X}}," % (c, k, m[0], m[1], m[2]))
+    for i in range(0, len(ents), 4):
+        lines.append("    " + " ".join(ents[i:i + 4]))
     lines.append("};")
     lines.append("const int tok_uni_lower_n = %d;" % len(low))
     with open(path, "w", encoding="utf-8") as f:
@@ -492,6 +531,22 @@ HAND = [
     "arrows → ← ↑ ↓ ⇒",
     "box ┌─┐ │ └─┘",
     "currency ₹ ₽ ₩ ₪ ₫",
+    "ｶﾞｷﾞ ﾊﾟﾋﾟ half-width voiced",
+    "ΟΔΟΣ Σίσυφος final sigma ΣΑΣ",
+    "newer emoji 🥰 🫠 🧑‍🦰 🏳️‍🌈",
+    "Hello-world it's re-do 42-43 a@b@c don't",
+    "x1y22z333 0.5 ١٢٣",
+    "windows\r\nline\rendings\n",
+    "e-mail: jean-pierre@mail.fr's",
+    "\u0301\u0301",
+    "\u3164 hangul filler \u115f\u1160",
+    "Ⓐⓑ ㈠ ㊀ ⁵ ₅ ℌ",
+    "\U0001F1E6 lone regional indicator",
+    "ṩ ạ̈ q\u0307\u0323",
+    "तमिऴ् 가\u0301 ﷺ",
+    "<0x41> byte token text <0xZZ>",
+    "Лев Николаевич Толстой родился в Ясной Поляне.",
+    "Sanat Kumara e' la gente [MASK] e\t<mask>\n",
 ]
 
 
@@ -590,7 +645,7 @@ def main():
     for name, j in list(unigram_variants(os.path.join(OUT, "unigram", "tokenizer.json")).items()) + \
             list(wordpiece_variants(os.path.join(OUT, "wordpiece", "tokenizer.json")).items()):
         os.makedirs(os.path.join(OUT, name), exist_ok=True)
-        write_json(os.path.join(OUT, name, "tokenizer.json"), j)
+        write_json(os.path.join(OUT, name, "tokenizer.json"), j, compact=True)
 
     strings = test_strings()
     names = sorted(os.path.basename(p) for p in glob.glob(os.path.join(OUT, "*")) if os.path.isdir(p))

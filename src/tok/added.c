@@ -70,20 +70,12 @@ int tok_added_prepare(tok_added_set *a, const tok_norm *nm, mt_err *e) {
         free(t->norm_content);
         t->norm_content = NULL;
         if (!t->normalized) continue;
-        tok_buf b = {0};
         if (nm) {
-            int rc = tok_norm_apply(nm, t->content, strlen(t->content), &b, NULL, e);
-            if (rc) {
-                tok_buf_free(&b);
-                return rc;
-            }
-        } else {
-            tok_buf_put(&b, t->content, strlen(t->content));
+            int rc = tok_norm_str(nm, t->content, &t->norm_content, e);
+            if (rc) return rc;
+        } else if (!(t->norm_content = mt_strdup(t->content))) {
+            return mt_fail(e, MT_ENOMEM, "tokenizer: out of memory");
         }
-        t->norm_content = mt_strdup(tok_buf_str(&b));
-        int oom = b.oom || !t->norm_content;
-        tok_buf_free(&b);
-        if (oom) return mt_fail(e, MT_ENOMEM, "tokenizer: out of memory");
     }
     return MT_OK;
 }
@@ -153,12 +145,12 @@ static int split_piece(const tok_added_set *a, int normalized, const tok_split *
             }
         }
         if (start_offset < start)
-            rc = tok_splits_push(out, s + start_offset, start - start_offset, -1, in->orig + start_offset);
-        if (rc == MT_OK) rc = tok_splits_push(out, s + start, stop - start, t->id, in->orig + start);
+            rc = tok_splits_push(out, s + start_offset, start - start_offset, -1, in->al + start_offset, 0);
+        if (rc == MT_OK) rc = tok_splits_push(out, s + start, stop - start, t->id, in->al + start, 0);
         start_offset = stop;
     }
     if (rc == MT_OK && start_offset < n)
-        rc = tok_splits_push(out, s + start_offset, n - start_offset, -1, in->orig + start_offset);
+        rc = tok_splits_push(out, s + start_offset, n - start_offset, -1, in->al + start_offset, 0);
     return rc;
 }
 
@@ -168,9 +160,9 @@ int tok_added_split(const tok_added_set *a, int normalized, tok_splits *io) {
     for (int k = 0; k < a->n; k++) any |= a->v[k].normalized == normalized;
     for (int i = 0; i < io->n && rc == MT_OK; i++) {
         const tok_split *sp = &io->v[i];
-        if (sp->id >= 0) rc = tok_splits_push(&out, sp->s, sp->n, sp->id, sp->orig);
+        if (sp->id >= 0) rc = tok_splits_push(&out, sp->s, sp->n, sp->id, sp->al, 0);
         else if (sp->n == 0) continue; /* empty pieces are dropped */
-        else if (!any) rc = tok_splits_push(&out, sp->s, sp->n, -1, sp->orig);
+        else if (!any) rc = tok_splits_push(&out, sp->s, sp->n, -1, sp->al, 0);
         else rc = split_piece(a, normalized, sp, &out);
     }
     if (rc) {

@@ -45,249 +45,322 @@ tok_norm *tok_norm_bert(int clean_text, int handle_chinese, int strip_accents, i
     return nm;
 }
 
-/* ---- code point helpers ---- */
+/* ---- alignment model ----
+ * Each normalizer maps (code point, alignment) pairs to new pairs the way tokenizers'
+ * NormalizedString::transform does: an output char with change <= 0 takes the alignment of the
+ * next input char and consumes it (plus -change more); a char with change > 0 is inserted and
+ * takes the alignment of the previous input char (or the piece start). Filters keep the
+ * alignments of the chars they keep. */
 
-typedef struct cpvec {
-    uint32_t *v;
-    size_t n, cap;
-    int oom;
-} cpvec;
+typedef struct tf {
+    const tok_nstr *in;
+    size_t base, cursor;
+    tok_nstr *out;
+} tf;
 
-static void cp_push(cpvec *c, uint32_t cp) {
-    if (c->oom) return;
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 64;
-        uint32_t *v = mt_realloc(c->v, cap * sizeof *v);
-        if (!v) {
-            c->oom = 1;
-            return;
-        }
-        c->v = v;
-        c->cap = cap;
+static void tf_emit(tf *t, uint32_t c, long change) {
+    size_t al;
+    if (change > 0) {
+        al = t->cursor > 0 ? t->in->al[t->cursor - 1 < t->in->n ? t->cursor - 1 : t->in->n - 1] : t->base;
+    } else {
+        al = t->cursor < t->in->n ? t->in->al[t->cursor] : (t->in->n ? t->in->al[t->in->n - 1] : t->base);
+        t->cursor += (size_t)(1 - change);
     }
-    c->v[c->n++] = cp;
+    tok_nstr_push(t->out, c, al);
 }
 
-static void cp_decode(const char *s, size_t n, cpvec *out) {
-    size_t i = 0;
-    while (i < n) {
-        uint32_t cp;
-        i += (size_t)tok_utf8_dec(s + i, n - i, &cp);
-        cp_push(out, cp);
-    }
-}
+/* ---- Unicode normalization forms with alignments ---- */
 
-static void cp_encode(const cpvec *c, tok_buf *out) {
-    for (size_t i = 0; i < c->n; i++) tok_buf_put_cp(out, c->v[i]);
-}
+static int ccc(uint32_t c) { return c < 0x300 ? 0 : utf8proc_get_property((utf8proc_int32_t)c)->combining_class; }
 
-/* utf8proc with an explicit length, so NUL code points survive. */
-static int unicode_form(const char *s, size_t n, int type, tok_buf *out) {
-    utf8proc_option_t opt = UTF8PROC_STABLE;
-    switch (type) {
-    case N_NFC: opt |= UTF8PROC_COMPOSE; break;
-    case N_NFD: opt |= UTF8PROC_DECOMPOSE; break;
-    case N_NFKC: opt |= UTF8PROC_COMPOSE | UTF8PROC_COMPAT; break;
-    default: opt |= UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT; break;
-    }
-    if (n == 0) {
-        tok_buf_put(out, "", 0);
-        return MT_OK;
-    }
+/* Primary composite of a + b, or 0. */
+static uint32_t compose_pair(uint32_t a, uint32_t b) {
+    const uint32_t SB = 0xAC00, LB = 0x1100, VB = 0x1161, TB = 0x11A7, LC = 19, VC = 21, TC = 28, SC = 11172;
+    if (a >= LB && a < LB + LC && b >= VB && b < VB + VC) return SB + ((a - LB) * VC + (b - VB)) * TC;
+    if (a >= SB && a < SB + SC && (a - SB) % TC == 0 && b > TB && b < TB + TC) return a + (b - TB);
+    if (b < 0x300) return 0; /* every second element of a canonical composition is >= U+0300 */
+    char buf[8];
+    int k = tok_utf8_enc(a, buf);
+    k += tok_utf8_enc(b, buf + k);
     utf8proc_uint8_t *dst = NULL;
-    utf8proc_ssize_t k = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &dst, opt);
+    utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)buf, k, &dst, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+    uint32_t res = 0;
+    if (r > 0 && tok_utf8_len(dst[0]) == r) {
+        uint32_t c;
+        tok_utf8_dec((const char *)dst, (size_t)r, &c);
+        res = c;
+    }
+    free(dst);
+    return res;
+}
+
+/* Decompose (canonical or compat), reorder marks, optionally compose; each output char keeps the
+ * alignment of the input char it comes from (a composite, that of its starter). */
+static void nf_aligned(const tok_nstr *in, int compat, int compose, tok_nstr *out) {
+    tok_nstr d = {0};
+    for (size_t i = 0; i < in->n; i++) {
+        uint32_t c = in->cp[i];
+        if (c < 0x80) {
+            tok_nstr_push(&d, c, in->al[i]);
+            continue;
+        }
+        utf8proc_int32_t buf[32];
+        int lbc = 0;
+        utf8proc_ssize_t k = utf8proc_decompose_char((utf8proc_int32_t)c, buf, 32,
+                                                     UTF8PROC_DECOMPOSE | (compat ? UTF8PROC_COMPAT : 0), &lbc);
+        if (k <= 0 || k > 32) {
+            tok_nstr_push(&d, c, in->al[i]);
+            continue;
+        }
+        for (utf8proc_ssize_t j = 0; j < k; j++) tok_nstr_push(&d, (uint32_t)buf[j], in->al[i]);
+    }
+    /* canonical ordering: stable sort of each run of non-starters by combining class */
+    for (size_t i = 1; i < d.n; i++) {
+        int ci = ccc(d.cp[i]);
+        if (!ci) continue;
+        size_t j = i;
+        uint32_t c = d.cp[i];
+        size_t a = d.al[i];
+        while (j > 0 && ccc(d.cp[j - 1]) > ci) {
+            d.cp[j] = d.cp[j - 1];
+            d.al[j] = d.al[j - 1];
+            j--;
+        }
+        d.cp[j] = c;
+        d.al[j] = a;
+    }
+    if (!compose) {
+        for (size_t i = 0; i < d.n; i++) tok_nstr_push(out, d.cp[i], d.al[i]);
+        if (d.oom) out->oom = 1;
+        tok_nstr_free(&d);
+        return;
+    }
+    long starter = -1;
+    int last = -1; /* ccc of the last char kept after the starter; -1: none */
+    for (size_t i = 0; i < d.n; i++) {
+        uint32_t c = d.cp[i];
+        int cc = ccc(c);
+        if (starter >= 0 && (last == -1 || (last != 0 && last < cc))) {
+            uint32_t comp = compose_pair(out->cp[starter], c);
+            if (comp) {
+                out->cp[starter] = comp;
+                continue;
+            }
+        }
+        tok_nstr_push(out, c, d.al[i]);
+        if (cc == 0) {
+            starter = (long)out->n - 1;
+            last = -1;
+        } else {
+            last = cc;
+        }
+    }
+    if (d.oom) out->oom = 1;
+    tok_nstr_free(&d);
+}
+
+static int unicode_form(const tok_nstr *in, int type, tok_nstr *out) {
+    int compat = type == N_NFKC || type == N_NFKD, compose = type == N_NFC || type == N_NFKC;
+    int ascii = 1;
+    for (size_t i = 0; i < in->n && ascii; i++) ascii = in->cp[i] < 0x80;
+    if (ascii) {
+        for (size_t i = 0; i < in->n; i++) tok_nstr_push(out, in->cp[i], in->al[i]);
+        return out->oom ? MT_ENOMEM : MT_OK;
+    }
+    nf_aligned(in, compat, compose, out);
+    if (out->oom) return MT_ENOMEM;
+    /* The text must be utf8proc's, whatever the alignment heuristics did. */
+    char *s, *mine;
+    size_t *al, *al2, n, n2;
+    tok_nstr x = *in;
+    if (tok_nstr_to(&x, &s, &al, &n)) return MT_ENOMEM;
+    free(al);
+    utf8proc_option_t opt = UTF8PROC_STABLE | (compose ? UTF8PROC_COMPOSE : UTF8PROC_DECOMPOSE) |
+                            (compat ? UTF8PROC_COMPAT : 0);
+    utf8proc_uint8_t *dst = NULL;
+    utf8proc_ssize_t k = n ? utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &dst, opt) : 0;
+    free(s);
     if (k < 0) {
         free(dst);
         return k == UTF8PROC_ERROR_NOMEM ? MT_ENOMEM : MT_EINVAL;
     }
-    tok_buf_put(out, (const char *)dst, (size_t)k);
-    free(dst);
-    return MT_OK;
-}
-
-static void do_lower(cpvec *in, cpvec *out) {
-    for (size_t i = 0; i < in->n; i++) {
-        uint32_t l[3];
-        int k = tok_lower(in->v[i], l);
-        for (int j = 0; j < k; j++) cp_push(out, l[j]);
+    if (tok_nstr_to(out, &mine, &al2, &n2)) {
+        free(dst);
+        return MT_ENOMEM;
     }
+    if (n2 != (size_t)k || (k && memcmp(mine, dst, (size_t)k))) {
+        /* disagreement (should not happen): utf8proc's text, alignments by position */
+        tok_nstr fix = {0};
+        tok_nstr_from(&fix, (const char *)dst, (size_t)k, NULL, 0);
+        for (size_t i = 0; i < fix.n; i++) fix.al[i] = out->n ? out->al[i < out->n ? i : out->n - 1] : 0;
+        tok_nstr_free(out);
+        *out = fix;
+    }
+    free(mine);
+    free(al2);
+    free(dst);
+    return out->oom ? MT_ENOMEM : MT_OK;
 }
 
 /* normalizers/bert.rs: clean, CJK spacing, NFD + drop Mn, lowercase -- in that order. */
-static int bert(const tok_norm *nm, const char *s, size_t n, tok_buf *out, int *ld) {
-    cpvec a = {0}, b = {0};
-    cp_decode(s, n, &a);
+static int bert(const tok_norm *nm, const tok_nstr *in, size_t base, tok_nstr *out) {
+    tok_nstr a = {0}, b = {0};
+    for (size_t i = 0; i < in->n; i++) tok_nstr_push(&a, in->cp[i], in->al[i]);
     if (nm->clean_text) {
-        b.n = 0;
         for (size_t i = 0; i < a.n; i++) {
-            uint32_t c = a.v[i];
-            if (c == 0 || c == 0xFFFD || tok_in_table(&tok_uni_other, c)) {
-                if (i == 0) *ld = 1;
-                continue;
-            }
-            cp_push(&b, tok_is_whitespace(c) ? ' ' : c);
+            uint32_t c = a.cp[i];
+            if (c == 0 || c == 0xFFFD || tok_in_table(&tok_uni_other, c)) continue;
+            tok_nstr_push(&b, tok_is_whitespace(c) ? ' ' : c, a.al[i]);
         }
-        cpvec t = a; a = b; b = t;
+        tok_nstr_free(&a);
+        a = b;
+        memset(&b, 0, sizeof b);
     }
     if (nm->handle_chinese) {
-        b.n = 0;
+        tf t = {&a, base, 0, &b};
         for (size_t i = 0; i < a.n; i++) {
-            if (tok_is_chinese(a.v[i])) {
-                cp_push(&b, ' ');
-                cp_push(&b, a.v[i]);
-                cp_push(&b, ' ');
+            if (tok_is_chinese(a.cp[i])) {
+                tf_emit(&t, ' ', 1);
+                tf_emit(&t, a.cp[i], 0);
+                tf_emit(&t, ' ', 1);
             } else {
-                cp_push(&b, a.v[i]);
+                tf_emit(&t, a.cp[i], 0);
             }
         }
-        cpvec t = a; a = b; b = t;
+        tok_nstr_free(&a);
+        a = b;
+        memset(&b, 0, sizeof b);
     }
-    int rc = MT_OK;
     if (nm->strip_accents) {
-        tok_buf u = {0}, d = {0};
-        cp_encode(&a, &u);
-        rc = unicode_form(tok_buf_str(&u), u.n, N_NFD, &d);
-        a.n = 0;
-        if (rc == MT_OK) {
-            cpvec t = {0};
-            cp_decode(tok_buf_str(&d), d.n, &t);
-            for (size_t i = 0; i < t.n; i++) {
-                if (!tok_is_mn(t.v[i])) cp_push(&a, t.v[i]);
-                else if (i == 0) *ld = 1;
-            }
-            if (t.oom) a.oom = 1;
-            free(t.v);
+        tok_nstr d = {0};
+        nf_aligned(&a, 0, 0, &d);
+        for (size_t i = 0; i < d.n; i++)
+            if (!tok_is_mn(d.cp[i])) tok_nstr_push(&b, d.cp[i], d.al[i]);
+        if (d.oom) b.oom = 1;
+        tok_nstr_free(&d);
+        tok_nstr_free(&a);
+        a = b;
+        memset(&b, 0, sizeof b);
+    }
+    if (nm->lowercase) {
+        for (size_t i = 0; i < a.n; i++) {
+            uint32_t l[3];
+            int k = tok_lower(a.cp[i], l);
+            for (int j = 0; j < k; j++) tok_nstr_push(&b, l[j], a.al[i]);
         }
-        if (u.oom || d.oom) rc = MT_ENOMEM;
-        tok_buf_free(&u);
-        tok_buf_free(&d);
+        tok_nstr_free(&a);
+        a = b;
+        memset(&b, 0, sizeof b);
     }
-    if (rc == MT_OK && nm->lowercase) {
-        b.n = 0;
-        do_lower(&a, &b);
-        cpvec t = a; a = b; b = t;
-    }
-    if (a.oom || b.oom) rc = MT_ENOMEM;
-    if (rc == MT_OK) cp_encode(&a, out);
-    free(a.v);
-    free(b.v);
+    int rc = a.oom ? MT_ENOMEM : MT_OK;
+    *out = a;
     return rc;
 }
 
-/* normalizers/unicode.rs Nmt. */
-static void nmt(const char *s, size_t n, tok_buf *out, int *ld) {
-    size_t i = 0;
-    while (i < n) {
-        uint32_t c;
-        i += (size_t)tok_utf8_dec(s + i, n - i, &c);
+/* normalizers/unicode.rs Nmt: drop some controls, map other spaces to ' '. */
+static void nmt(const tok_nstr *in, tok_nstr *out) {
+    for (size_t i = 0; i < in->n; i++) {
+        uint32_t c = in->cp[i];
         if ((c >= 0x01 && c <= 0x08) || c == 0x0B || (c >= 0x0E && c <= 0x1F) || c == 0x7F || c == 0x8F ||
-            c == 0x9F) {
-            if (i == (size_t)tok_utf8_len((unsigned char)s[0])) *ld = 1;
+            c == 0x9F)
             continue;
-        }
         if (c == 0x09 || c == 0x0A || c == 0x0C || c == 0x0D || c == 0x1680 || (c >= 0x200B && c <= 0x200F) ||
             c == 0x2028 || c == 0x2029 || c == 0x2581 || c == 0xFEFF || c == 0xFFFD)
             c = ' ';
-        tok_buf_put_cp(out, c);
+        tok_nstr_push(out, c, in->al[i]);
     }
 }
 
-static void strip(const char *s, size_t n, int left, int right, tok_buf *out, int *ld) {
-    size_t a = 0, b = n;
-    if (left) {
-        while (a < b) {
-            uint32_t c;
-            int k = tok_utf8_dec(s + a, b - a, &c);
-            if (!tok_is_whitespace(c)) break;
-            a += (size_t)k;
-        }
-    }
-    if (right) {
-        while (b > a) {
-            size_t p = b - 1;
-            while (p > a && ((unsigned char)s[p] & 0xC0) == 0x80) p--;
-            uint32_t c;
-            tok_utf8_dec(s + p, b - p, &c);
-            if (!tok_is_whitespace(c)) break;
-            b = p;
-        }
-    }
-    if (a > 0) *ld = 1;
-    tok_buf_put(out, s + a, b - a);
+static void strip(const tok_nstr *in, int left, int right, tok_nstr *out) {
+    size_t a = 0, b = in->n;
+    while (left && a < b && tok_is_whitespace(in->cp[a])) a++;
+    while (right && b > a && tok_is_whitespace(in->cp[b - 1])) b--;
+    for (size_t i = a; i < b; i++) tok_nstr_push(out, in->cp[i], in->al[i]);
 }
 
-static int replace(const tok_norm *nm, const char *s, size_t n, tok_buf *out, int *ld) {
+/* NormalizedString::replace: matched chars removed, the content inserted with the alignment of
+ * the last byte of the match (or of the byte before an empty match). */
+static int replace(const tok_norm *nm, const tok_nstr *in, size_t base, tok_nstr *out) {
+    char *s;
+    size_t *al, n;
+    if (tok_nstr_to(in, &s, &al, &n)) return MT_ENOMEM;
     tok_span *sp = NULL;
     int nsp = 0;
-    if (tok_regex_spans(nm->re, s, n, &sp, &nsp)) return MT_ENOMEM;
-    for (int i = 0; i < nsp; i++) {
-        if (sp[i].is_match && sp[i].a == 0 && sp[i].b > 0 && !nm->content[0]) *ld = 1;
-        if (sp[i].is_match) tok_buf_put(out, nm->content, strlen(nm->content));
-        else tok_buf_put(out, s + sp[i].a, sp[i].b - sp[i].a);
+    if (tok_regex_spans(nm->re, s, n, &sp, &nsp)) {
+        free(s);
+        free(al);
+        return MT_ENOMEM;
     }
-    if (n == 0) tok_buf_put(out, "", 0);
+    tok_nstr cont = {0};
+    tok_nstr_from(&cont, nm->content, strlen(nm->content), NULL, 0);
+    for (int i = 0; i < nsp; i++) {
+        if (sp[i].is_match) {
+            size_t a = sp[i].b > 0 ? al[sp[i].b - 1] : base;
+            for (size_t k = 0; k < cont.n; k++) tok_nstr_push(out, cont.cp[k], a);
+        } else {
+            tok_nstr_from(out, s + sp[i].a, sp[i].b - sp[i].a, al + sp[i].a, 0);
+        }
+    }
+    int rc = cont.oom ? MT_ENOMEM : MT_OK;
+    tok_nstr_free(&cont);
     free(sp);
-    return MT_OK;
+    free(s);
+    free(al);
+    return rc;
 }
 
-int tok_norm_apply(const tok_norm *nm, const char *s, size_t n, tok_buf *out, int *lead_del, mt_err *e) {
-    int rc = MT_OK, ldummy = 0, *ld = lead_del ? lead_del : &ldummy;
+int tok_norm_apply(const tok_norm *nm, const tok_nstr *in, size_t base, tok_nstr *out, mt_err *e) {
+    int rc = MT_OK;
     switch (nm->type) {
-    case N_BERT: rc = bert(nm, s, n, out, ld); break;
+    case N_BERT: rc = bert(nm, in, base, out); break;
     case N_NFC:
     case N_NFD:
     case N_NFKC:
-    case N_NFKD: rc = unicode_form(s, n, nm->type, out); break;
-    case N_LOWER: {
-        cpvec a = {0}, b = {0};
-        cp_decode(s, n, &a);
-        do_lower(&a, &b);
-        if (a.oom || b.oom) rc = MT_ENOMEM;
-        else cp_encode(&b, out);
-        free(a.v);
-        free(b.v);
-        if (n == 0) tok_buf_put(out, "", 0);
-        break;
-    }
-    case N_STRIP: strip(s, n, nm->left, nm->right, out, ld); break;
-    case N_STRIP_ACCENTS: {
-        size_t i = 0;
-        tok_buf_put(out, "", 0);
-        while (i < n) {
-            uint32_t c;
-            int k = tok_utf8_dec(s + i, n - i, &c);
-            if (!tok_is_mark(c)) tok_buf_put(out, s + i, (size_t)k);
-            else if (i == 0) *ld = 1;
-            i += (size_t)k;
+    case N_NFKD: rc = unicode_form(in, nm->type, out); break;
+    case N_LOWER:
+        for (size_t i = 0; i < in->n; i++) {
+            uint32_t l[3];
+            int k = tok_lower(in->cp[i], l);
+            for (int j = 0; j < k; j++) tok_nstr_push(out, l[j], in->al[i]);
         }
         break;
-    }
-    case N_REPLACE: rc = replace(nm, s, n, out, ld); break;
+    case N_STRIP: strip(in, nm->left, nm->right, out); break;
+    case N_STRIP_ACCENTS:
+        for (size_t i = 0; i < in->n; i++)
+            if (!tok_is_mark(in->cp[i])) tok_nstr_push(out, in->cp[i], in->al[i]);
+        break;
+    case N_REPLACE: rc = replace(nm, in, base, out); break;
     case N_PREPEND:
-        if (n) tok_buf_put(out, nm->content, strlen(nm->content));
-        tok_buf_put(out, s, n);
+        if (in->n) {
+            tok_nstr p = {0};
+            tok_nstr_from(&p, nm->content, strlen(nm->content), NULL, 0);
+            for (size_t i = 0; i < p.n; i++) tok_nstr_push(out, p.cp[i], in->al[0]);
+            if (p.oom) out->oom = 1;
+            tok_nstr_free(&p);
+        }
+        for (size_t i = 0; i < in->n; i++) tok_nstr_push(out, in->cp[i], in->al[i]);
         break;
-    case N_NMT:
-        tok_buf_put(out, "", 0);
-        nmt(s, n, out, ld);
-        break;
+    case N_NMT: nmt(in, out); break;
     case N_PRECOMPILED:
-        if (nm->pc) rc = tok_precompiled_apply(nm->pc, s, n, out, ld);
-        else tok_buf_put(out, s, n);
+        if (nm->pc) rc = tok_precompiled_apply(nm->pc, in, base, out);
+        else
+            for (size_t i = 0; i < in->n; i++) tok_nstr_push(out, in->cp[i], in->al[i]);
         break;
     case N_SEQUENCE: {
-        tok_buf cur = {0};
-        tok_buf_put(&cur, s, n);
+        tok_nstr cur = {0};
+        for (size_t i = 0; i < in->n; i++) tok_nstr_push(&cur, in->cp[i], in->al[i]);
         for (int i = 0; i < nm->nseq && rc == MT_OK; i++) {
-            tok_buf next = {0};
-            rc = tok_norm_apply(nm->seq[i], tok_buf_str(&cur), cur.n, &next, ld, e);
-            if (next.oom) rc = MT_ENOMEM;
-            tok_buf_free(&cur);
+            tok_nstr next = {0};
+            rc = tok_norm_apply(nm->seq[i], &cur, base, &next, e);
+            tok_nstr_free(&cur);
             cur = next;
         }
-        if (rc == MT_OK) tok_buf_put(out, tok_buf_str(&cur), cur.n);
-        if (cur.oom) rc = MT_ENOMEM;
-        tok_buf_free(&cur);
+        if (rc == MT_OK) {
+            tok_nstr_free(out);
+            *out = cur;
+        } else {
+            tok_nstr_free(&cur);
+        }
         break;
     }
     }
@@ -295,6 +368,44 @@ int tok_norm_apply(const tok_norm *nm, const char *s, size_t n, tok_buf *out, in
     if (rc == MT_ENOMEM) return mt_fail(e, MT_ENOMEM, "tokenizer: out of memory normalizing text");
     if (rc) return mt_fail(e, rc, "tokenizer: normalization failed (invalid text)");
     return MT_OK;
+}
+
+int tok_norm_split(const tok_norm *nm, tok_split *sp, mt_err *e) {
+    tok_nstr in = {0}, out = {0};
+    tok_nstr_from(&in, sp->s, sp->n, sp->al, 0);
+    size_t base = sp->n ? sp->al[0] : 0;
+    int rc = in.oom ? mt_fail(e, MT_ENOMEM, "tokenizer: out of memory") : tok_norm_apply(nm, &in, base, &out, e);
+    if (rc == MT_OK) {
+        char *s;
+        size_t *al, n;
+        if (tok_nstr_to(&out, &s, &al, &n)) {
+            rc = mt_fail(e, MT_ENOMEM, "tokenizer: out of memory");
+        } else {
+            free(sp->s);
+            free(sp->al);
+            sp->s = s;
+            sp->al = al;
+            sp->n = n;
+        }
+    }
+    tok_nstr_free(&in);
+    tok_nstr_free(&out);
+    return rc;
+}
+
+int tok_norm_str(const tok_norm *nm, const char *s, char **out, mt_err *e) {
+    tok_split sp = {0};
+    tok_splits l = {0};
+    int rc = tok_splits_push(&l, s, strlen(s), -1, NULL, 0);
+    if (rc) return mt_fail(e, MT_ENOMEM, "tokenizer: out of memory");
+    rc = tok_norm_split(nm, &l.v[0], e);
+    if (rc == MT_OK) {
+        sp = l.v[0];
+        *out = sp.s;
+        l.v[0].s = NULL;
+    }
+    tok_splits_free(&l);
+    return rc;
 }
 
 /* ---- parsing ---- */

@@ -135,13 +135,66 @@ static const char *transform(const tok_precompiled *p, const char *key, size_t n
     return NULL;
 }
 
-int tok_precompiled_apply(const tok_precompiled *p, const char *s, size_t n, tok_buf *out, int *lead_del) {
-    tok_buf_put(out, "", 0);
-    size_t i = 0;
+/* The (char, change) transformations of precompiled.rs, then NormalizedString::transform's
+ * alignment rule: a char with change <= 0 takes the alignment of the next input char and consumes
+ * it (plus -change more); a char with change > 0 is inserted with the alignment of the previous
+ * input char (the piece start if none). */
+typedef struct pair {
+    uint32_t c;
+    long change;
+} pair;
+
+typedef struct pairs {
+    pair *v;
+    size_t n, cap;
+    int oom;
+} pairs;
+
+static void pair_push(pairs *p, uint32_t c, long change) {
+    if (p->oom) return;
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 64;
+        pair *v = mt_realloc(p->v, cap * sizeof *v);
+        if (!v) {
+            p->oom = 1;
+            return;
+        }
+        p->v = v;
+        p->cap = cap;
+    }
+    p->v[p->n++] = (pair){c, change};
+}
+
+/* precompiled.rs replace(): new chars with change 0; if longer than the old part, the last
+ * `diff` transformations get 1; if shorter, the last transformation (possibly an earlier
+ * char's) absorbs the difference. */
+static void replace_part(pairs *p, long old_count, const char *r, size_t rl) {
+    long new_count = 0;
+    for (size_t q = 0; q < rl;) {
+        uint32_t c;
+        q += (size_t)tok_utf8_dec(r + q, rl - q, &c);
+        pair_push(p, c, 0);
+        new_count++;
+    }
+    long diff = new_count - old_count;
+    if (diff > 0) {
+        for (long k = 0; k < diff && (size_t)k < p->n; k++) p->v[p->n - 1 - (size_t)k].change = 1;
+    } else if (diff < 0 && p->n) {
+        p->v[p->n - 1].change += diff;
+    }
+}
+
+int tok_precompiled_apply(const tok_precompiled *p, const tok_nstr *in, size_t base, tok_nstr *out) {
+    char *s;
+    size_t *al, n;
+    if (tok_nstr_to(in, &s, &al, &n)) return MT_ENOMEM;
+    free(al);
+    pairs tr = {0};
+    size_t i = 0, ci = 0; /* byte and char index of the cluster start */
     while (i < n) {
-        /* one extended grapheme cluster: [i, j) */
+        /* one extended grapheme cluster: bytes [i, j), chars [ci, cj) */
         uint32_t prev;
-        size_t j = i + (size_t)tok_utf8_dec(s + i, n - i, &prev);
+        size_t j = i + (size_t)tok_utf8_dec(s + i, n - i, &prev), cj = ci + 1;
         utf8proc_int32_t state = 0;
         while (j < n) {
             uint32_t c;
@@ -149,25 +202,44 @@ int tok_precompiled_apply(const tok_precompiled *p, const char *s, size_t n, tok
             if (utf8proc_grapheme_break_stateful((utf8proc_int32_t)prev, (utf8proc_int32_t)c, &state)) break;
             prev = c;
             j += (size_t)k;
+            cj++;
         }
         size_t rl = 0;
         const char *r = NULL;
         if (j - i < 6) r = transform(p, s + i, j - i, &rl);
         if (r) {
-            if (i == 0 && rl == 0) *lead_del = 1;
-            tok_buf_put(out, r, rl);
+            replace_part(&tr, (long)(cj - ci), r, rl);
         } else {
             size_t q = i;
             while (q < j) {
                 int k = tok_utf8_len((unsigned char)s[q]);
                 r = transform(p, s + q, (size_t)k, &rl);
-                if (r) tok_buf_put(out, r, rl);
-                else tok_buf_put(out, s + q, (size_t)k);
-                if (q == 0 && r && rl == 0) *lead_del = 1;
+                if (r) {
+                    replace_part(&tr, 1, r, rl);
+                } else {
+                    uint32_t c;
+                    tok_utf8_dec(s + q, (size_t)k, &c);
+                    pair_push(&tr, c, 0);
+                }
                 q += (size_t)k;
             }
         }
         i = j;
+        ci = cj;
     }
-    return out->oom ? MT_ENOMEM : MT_OK;
+    free(s);
+    size_t cursor = 0, m = in->n;
+    for (size_t k = 0; k < tr.n; k++) {
+        size_t a;
+        if (tr.v[k].change > 0) {
+            a = cursor > 0 ? in->al[cursor - 1 < m ? cursor - 1 : m - 1] : base;
+        } else {
+            a = cursor < m ? in->al[cursor] : (m ? in->al[m - 1] : base);
+            cursor += (size_t)(1 - tr.v[k].change);
+        }
+        tok_nstr_push(out, tr.v[k].c, a);
+    }
+    int oom = tr.oom || out->oom;
+    free(tr.v);
+    return oom ? MT_ENOMEM : MT_OK;
 }

@@ -142,7 +142,7 @@ static int split_pred(const tok_pretok *pt, cp_pred f, int behavior, const tok_s
     tok_span *sp;
     int nsp;
     if (pred_spans(pt, f, in->s, in->n, &sp, &nsp)) return MT_ENOMEM;
-    int rc = tok_split_spans(in->s, in->n, in->orig, sp, nsp, behavior, out);
+    int rc = tok_split_spans(in->s, in->n, in->al, sp, nsp, behavior, out);
     free(sp);
     return rc;
 }
@@ -165,33 +165,43 @@ static int whitespace(const tok_split *in, tok_splits *out) {
             if (word ? !tok_is_word(c) : (tok_is_word(c) || tok_is_whitespace(c))) break;
             j += (size_t)k2;
         }
-        if (tok_splits_push(out, s + i, j - i, -1, in->orig + i)) return MT_ENOMEM;
+        if (tok_splits_push(out, s + i, j - i, -1, in->al + i, 0)) return MT_ENOMEM;
         i = j;
     }
     return MT_OK;
 }
 
-/* pre_tokenizers/metaspace.rs */
+/* pre_tokenizers/metaspace.rs: ' ' -> replacement (aligned with the space), prepend (aligned
+ * with the first char) when the scheme says so -- "first" only for a piece whose first char
+ * comes from offset 0 of the original text --, then split before each replacement. */
 static int metaspace(const tok_pretok *pt, const tok_split *in, tok_splits *out) {
     tok_buf b = {0};
     size_t rl = strlen(pt->repl);
-    int starts = in->n >= rl && memcmp(in->s, pt->repl, rl) == 0;
-    /* ' ' -> replacement first; the text then starts with it iff it started with either */
-    if (!starts && in->n && in->s[0] == ' ') starts = 1;
-    if (!starts && (pt->prepend == PREPEND_ALWAYS || (pt->prepend == PREPEND_FIRST && in->orig == 0)))
+    size_t *al = mt_malloc((in->n * rl + rl + 1) * sizeof *al), na = 0;
+    if (!al) return MT_ENOMEM;
+    int starts = (in->n >= rl && memcmp(in->s, pt->repl, rl) == 0) || (in->n && in->s[0] == ' ');
+    if (!starts && in->n && (pt->prepend == PREPEND_ALWAYS || (pt->prepend == PREPEND_FIRST && in->al[0] == 0))) {
         tok_buf_put(&b, pt->repl, rl);
+        for (size_t k = 0; k < rl; k++) al[na++] = in->al[0];
+    }
     for (size_t i = 0; i < in->n; i++) {
-        if (in->s[i] == ' ') tok_buf_put(&b, pt->repl, rl);
-        else tok_buf_putc(&b, in->s[i]);
+        if (in->s[i] == ' ') {
+            tok_buf_put(&b, pt->repl, rl);
+            for (size_t k = 0; k < rl; k++) al[na++] = in->al[i];
+        } else {
+            tok_buf_putc(&b, in->s[i]);
+            al[na++] = in->al[i];
+        }
     }
     if (b.oom) {
         tok_buf_free(&b);
+        free(al);
         return MT_ENOMEM;
     }
     int rc;
     const char *s = tok_buf_str(&b);
     if (!pt->split) {
-        rc = b.n ? tok_splits_push(out, s, b.n, -1, in->orig) : MT_OK;
+        rc = b.n ? tok_splits_push(out, s, b.n, -1, al, 0) : MT_OK;
     } else {
         tok_span *sp = NULL;
         int nsp = 0, cap = 0;
@@ -208,10 +218,11 @@ static int metaspace(const tok_pretok *pt, const tok_split *in, tok_splits *out)
             }
         }
         if (rc == MT_OK && b.n > last) rc = span_push(&sp, &nsp, &cap, last, b.n, 0);
-        if (rc == MT_OK) rc = tok_split_spans(s, b.n, in->orig, sp, nsp, TOK_MERGED_NEXT, out);
+        if (rc == MT_OK) rc = tok_split_spans(s, b.n, al, sp, nsp, TOK_MERGED_NEXT, out);
         free(sp);
     }
     tok_buf_free(&b);
+    free(al);
     return rc;
 }
 
@@ -236,16 +247,16 @@ static int apply_one(const tok_pretok *pt, const tok_split *in, tok_splits *out,
         if (tok_regex_spans(pt->re, in->s, in->n, &sp, &nsp)) return MT_ENOMEM;
         if (pt->invert)
             for (int i = 0; i < nsp; i++) sp[i].is_match = !sp[i].is_match;
-        int rc = tok_split_spans(in->s, in->n, in->orig, sp, nsp, pt->behavior, out);
+        int rc = tok_split_spans(in->s, in->n, in->al, sp, nsp, pt->behavior, out);
         free(sp);
         return rc;
     }
     case P_SEQUENCE: {
         tok_splits cur = {0};
-        int rc = tok_splits_push(&cur, in->s, in->n, -1, in->orig);
+        int rc = tok_splits_push(&cur, in->s, in->n, -1, in->al, 0);
         for (int i = 0; i < pt->nseq && rc == MT_OK; i++) rc = tok_pretok_apply(pt->seq[i], &cur, e);
         for (int i = 0; i < cur.n && rc == MT_OK; i++)
-            rc = tok_splits_push(out, cur.v[i].s, cur.v[i].n, cur.v[i].id, cur.v[i].orig);
+            rc = tok_splits_push(out, cur.v[i].s, cur.v[i].n, cur.v[i].id, cur.v[i].al, 0);
         tok_splits_free(&cur);
         return rc;
     }
@@ -259,7 +270,7 @@ int tok_pretok_apply(const tok_pretok *pt, tok_splits *io, mt_err *e) {
     for (int i = 0; i < io->n && rc == MT_OK; i++) {
         const tok_split *sp = &io->v[i];
         if (sp->id >= 0) {
-            rc = tok_splits_push(&out, sp->s, sp->n, sp->id, sp->orig);
+            rc = tok_splits_push(&out, sp->s, sp->n, sp->id, sp->al, 0);
             continue;
         }
         int before = out.n;
@@ -267,7 +278,10 @@ int tok_pretok_apply(const tok_pretok *pt, tok_splits *io, mt_err *e) {
         /* PreTokenizedString::split drops empty pieces */
         int w = before;
         for (int j = before; j < out.n; j++) {
-            if (out.v[j].n == 0 && out.v[j].id < 0) free(out.v[j].s);
+            if (out.v[j].n == 0 && out.v[j].id < 0) {
+                free(out.v[j].s);
+                free(out.v[j].al);
+            }
             else out.v[w++] = out.v[j];
         }
         out.n = w;

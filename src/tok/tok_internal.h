@@ -90,8 +90,9 @@ typedef struct tok_split {
     char *s;           /* owned, NUL-terminated */
     size_t n;
     int32_t id;        /* >= 0: an added token already resolved; -1: still text */
-    size_t orig;       /* offset in the original text where the piece starts (approximate
-                        * below the added-token level; only "== 0" matters, for Metaspace first) */
+    size_t *al;        /* owned, n entries: for each byte, the start offset in the original text of
+                        * the char it comes from, as tokenizers' NormalizedString alignments give it
+                        * (only Metaspace's prepend_scheme "first" looks at al[0] == 0) */
 } tok_split;
 
 typedef struct tok_splits {
@@ -99,8 +100,23 @@ typedef struct tok_splits {
     int n, cap;
 } tok_splits;
 
-int tok_splits_push(tok_splits *l, const char *s, size_t n, int32_t id, size_t orig); /* copies s */
+/* Copies s and al (al NULL: identity alignment base, base+1, ...). */
+int tok_splits_push(tok_splits *l, const char *s, size_t n, int32_t id, const size_t *al, size_t base);
 void tok_splits_free(tok_splits *l);
+
+/* A string as code points with their alignments (original start offsets). */
+typedef struct tok_nstr {
+    uint32_t *cp;
+    size_t *al;
+    size_t n, cap;
+    int oom;
+} tok_nstr;
+void tok_nstr_push(tok_nstr *s, uint32_t cp, size_t al);
+void tok_nstr_free(tok_nstr *s);
+/* UTF-8 bytes -> code points; al: per-byte alignments (NULL: identity from base). */
+void tok_nstr_from(tok_nstr *out, const char *s, size_t n, const size_t *al, size_t base);
+/* Code points -> UTF-8 (into *s, malloc'ed) and per-byte alignments (*al, malloc'ed). */
+int tok_nstr_to(const tok_nstr *in, char **s, size_t **al, size_t *n);
 
 /* How a split pattern's matches are kept (SplitDelimiterBehavior). */
 enum { TOK_REMOVED, TOK_ISOLATED, TOK_MERGED_PREV, TOK_MERGED_NEXT, TOK_CONTIGUOUS };
@@ -110,7 +126,7 @@ typedef struct tok_span {
     int is_match;
 } tok_span;
 /* Applies a behavior to spans covering s[0..n) and appends the kept non-empty pieces to out. */
-int tok_split_spans(const char *s, size_t n, size_t orig, const tok_span *sp, int nsp, int behavior,
+int tok_split_spans(const char *s, size_t n, const size_t *al, const tok_span *sp, int nsp, int behavior,
                     tok_splits *out);
 
 /* ---- components ---- */
@@ -120,10 +136,13 @@ typedef struct tok_post tok_post;
 typedef struct tok_dec tok_dec;
 typedef struct tok_precompiled tok_precompiled;
 
-/* normalize.c: out receives the normalized text of s[0..n). If lead_del is not NULL, it is set
- * to 1 when the first input char was deleted (so the output no longer starts at original offset
- * 0, which Metaspace's prepend_scheme "first" looks at), else left alone. */
-int tok_norm_apply(const tok_norm *nm, const char *s, size_t n, tok_buf *out, int *lead_del, mt_err *e);
+/* normalize.c: in -> out (out must be empty), emulating the alignments tokenizers computes;
+ * base is the original offset of the piece (what an insertion at its very start aligns to). */
+int tok_norm_apply(const tok_norm *nm, const tok_nstr *in, size_t base, tok_nstr *out, mt_err *e);
+/* Normalizes a split's text in place (text and alignments). */
+int tok_norm_split(const tok_norm *nm, tok_split *sp, mt_err *e);
+/* Plain string normalization (added tokens' contents); *out malloc'ed. */
+int tok_norm_str(const tok_norm *nm, const char *s, char **out, mt_err *e);
 void tok_norm_free(tok_norm *nm);
 tok_norm *tok_norm_bert(int clean_text, int handle_chinese, int strip_accents, int lowercase);
 /* Parses a "normalizer" object; what names the file in errors; field is its JSON path. */
@@ -132,7 +151,7 @@ int tok_norm_parse(const json_t *json, const char *what, const char *field, tok_
 /* precompiled.c */
 int tok_precompiled_new(const char *b64, const char *what, tok_precompiled **out, mt_err *e);
 void tok_precompiled_free(tok_precompiled *p);
-int tok_precompiled_apply(const tok_precompiled *p, const char *s, size_t n, tok_buf *out, int *lead_del);
+int tok_precompiled_apply(const tok_precompiled *p, const tok_nstr *in, size_t base, tok_nstr *out);
 
 /* pretok.c */
 int tok_pretok_apply(const tok_pretok *pt, tok_splits *io, mt_err *e);

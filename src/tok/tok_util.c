@@ -244,7 +244,7 @@ int tok_lower(uint32_t cp, uint32_t out[3]) {
 
 /* ---- splits ---- */
 
-int tok_splits_push(tok_splits *l, const char *s, size_t n, int32_t id, size_t orig) {
+int tok_splits_push(tok_splits *l, const char *s, size_t n, int32_t id, const size_t *al, size_t base) {
     if (l->n == l->cap) {
         int cap = l->cap ? l->cap * 2 : 16;
         tok_split *v = mt_realloc(l->v, (size_t)cap * sizeof *v);
@@ -253,21 +253,91 @@ int tok_splits_push(tok_splits *l, const char *s, size_t n, int32_t id, size_t o
         l->cap = cap;
     }
     char *c = mt_malloc(n + 1);
-    if (!c) return MT_ENOMEM;
+    size_t *a = mt_malloc((n ? n : 1) * sizeof *a);
+    if (!c || !a) {
+        free(c);
+        free(a);
+        return MT_ENOMEM;
+    }
     if (n) memcpy(c, s, n);
     c[n] = 0;
-    l->v[l->n++] = (tok_split){c, n, id, orig};
+    for (size_t i = 0; i < n; i++) a[i] = al ? al[i] : base + i;
+    l->v[l->n++] = (tok_split){c, n, id, a};
     return MT_OK;
 }
 
 void tok_splits_free(tok_splits *l) {
-    for (int i = 0; i < l->n; i++) free(l->v[i].s);
+    for (int i = 0; i < l->n; i++) {
+        free(l->v[i].s);
+        free(l->v[i].al);
+    }
     free(l->v);
     memset(l, 0, sizeof *l);
 }
 
+/* ---- aligned code point strings ---- */
+
+void tok_nstr_push(tok_nstr *s, uint32_t cp, size_t al) {
+    if (s->oom) return;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 32;
+        uint32_t *c = mt_realloc(s->cp, cap * sizeof *c);
+        if (c) s->cp = c;
+        size_t *a = c ? mt_realloc(s->al, cap * sizeof *a) : NULL;
+        if (!c || !a) {
+            s->oom = 1;
+            return;
+        }
+        s->al = a;
+        s->cap = cap;
+    }
+    s->cp[s->n] = cp;
+    s->al[s->n] = al;
+    s->n++;
+}
+
+void tok_nstr_free(tok_nstr *s) {
+    free(s->cp);
+    free(s->al);
+    memset(s, 0, sizeof *s);
+}
+
+void tok_nstr_from(tok_nstr *out, const char *s, size_t n, const size_t *al, size_t base) {
+    size_t i = 0;
+    while (i < n) {
+        uint32_t cp;
+        int k = tok_utf8_dec(s + i, n - i, &cp);
+        tok_nstr_push(out, cp, al ? al[i] : base + i);
+        i += (size_t)k;
+    }
+}
+
+int tok_nstr_to(const tok_nstr *in, char **s, size_t **al, size_t *n) {
+    size_t len = 0;
+    char u[4];
+    for (size_t i = 0; i < in->n; i++) len += (size_t)tok_utf8_enc(in->cp[i], u);
+    *s = mt_malloc(len + 1);
+    *al = mt_malloc((len ? len : 1) * sizeof **al);
+    if (!*s || !*al) {
+        free(*s);
+        free(*al);
+        *s = NULL;
+        *al = NULL;
+        return MT_ENOMEM;
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < in->n; i++) {
+        int k = tok_utf8_enc(in->cp[i], *s + o);
+        for (int j = 0; j < k; j++) (*al)[o + (size_t)j] = in->al[i];
+        o += (size_t)k;
+    }
+    (*s)[len] = 0;
+    *n = len;
+    return MT_OK;
+}
+
 /* NormalizedString::split (tokenizer/normalizer.rs): the spans cover s in order. */
-int tok_split_spans(const char *s, size_t n, size_t orig, const tok_span *sp, int nsp, int behavior,
+int tok_split_spans(const char *s, size_t n, const size_t *al, const tok_span *sp, int nsp, int behavior,
                     tok_splits *out) {
     tok_span *acc = mt_malloc((size_t)(nsp ? nsp : 1) * sizeof *acc);
     if (!acc) return MT_ENOMEM;
@@ -310,7 +380,7 @@ int tok_split_spans(const char *s, size_t n, size_t orig, const tok_span *sp, in
     int rc = MT_OK;
     for (int i = 0; i < na && rc == MT_OK; i++) {
         if (acc[i].is_match || acc[i].b <= acc[i].a) continue;
-        rc = tok_splits_push(out, s + acc[i].a, acc[i].b - acc[i].a, -1, orig + acc[i].a);
+        rc = tok_splits_push(out, s + acc[i].a, acc[i].b - acc[i].a, -1, al + acc[i].a, 0);
     }
     (void)n;
     free(acc);

@@ -90,30 +90,14 @@ int mt_tok_encode_n(const mt_tokenizer *t, const char *text, size_t len, int add
         return mt_fail(e, MT_EINVAL, "text is not valid UTF-8 (byte %zu of %zu: 0x%02x)", bad, len,
                        (unsigned char)text[bad]);
     tok_splits sp = {0};
-    int rc = tok_splits_push(&sp, text, len, -1, 0);
+    int rc = tok_splits_push(&sp, text, len, -1, NULL, 0);
     /* 1. added tokens matched on the raw text */
     if (rc == MT_OK) rc = tok_added_split(&t->added, 0, &sp);
+    if (rc) rc = mt_fail(e, MT_ENOMEM, "tokenizer: out of memory");
     /* 2. normalize every remaining piece, then match normalized added tokens in it */
-    if (rc == MT_OK && t->norm) {
-        for (int i = 0; i < sp.n && rc == MT_OK; i++) {
-            if (sp.v[i].id >= 0) continue;
-            tok_buf b = {0};
-            int lead_del = 0;
-            rc = tok_norm_apply(t->norm, sp.v[i].s, sp.v[i].n, &b, &lead_del, e);
-            if (rc == MT_OK) {
-                if (lead_del) sp.v[i].orig += 1; /* no longer starts at its original offset */
-                char *s = mt_malloc(b.n + 1);
-                if (!s) rc = MT_ENOMEM;
-                else {
-                    memcpy(s, tok_buf_str(&b), b.n + 1);
-                    free(sp.v[i].s);
-                    sp.v[i].s = s;
-                    sp.v[i].n = b.n;
-                }
-            }
-            tok_buf_free(&b);
-        }
-    }
+    if (rc == MT_OK && t->norm)
+        for (int i = 0; i < sp.n && rc == MT_OK; i++)
+            if (sp.v[i].id < 0) rc = tok_norm_split(t->norm, &sp.v[i], e);
     if (rc == MT_OK) rc = tok_added_split(&t->added, 1, &sp);
     if (rc == MT_ENOMEM) mt_fail(e, MT_ENOMEM, "tokenizer: out of memory");
     /* 3. pre-tokenize */

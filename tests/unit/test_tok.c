@@ -38,8 +38,11 @@ static int check_expectations(const mt_tokenizer *t, const char *name, const cha
     *total = 0;
     while ((len = getline(&line, &cap, f)) > 0) {
         json_error_t jerr;
-        json_t *j = json_loadb(line, (size_t)len, 0, &jerr);
-        if (!j) continue;
+        json_t *j = json_loadb(line, (size_t)len, JSON_ALLOW_NUL, &jerr);
+        if (!j) {
+            CHECK(0, "%s: bad line in %s: %s", name, expect, jerr.text);
+            continue;
+        }
         const char *text = json_string_value(json_object_get(j, "text"));
         size_t tl = json_string_length(json_object_get(j, "text")); /* texts may hold U+0000 */
         json_t *want = json_object_get(j, "ids"), *want_ns = json_object_get(j, "ids_nospecial");
