@@ -8,7 +8,8 @@ fixed list of test strings, computed with HuggingFace `tokenizers`.
 
 Layout, one folder per tokenizer:
     tests/golden/tok/<name>/tokenizer.json      (for WordPiece also vocab.txt + tokenizer_config.json)
-    tests/golden/tok/<name>/expect.jsonl        {"text", "ids", "ids_nospecial", "tokens"} per line
+    tests/golden/tok/<name>/expect.jsonl        {"text", "ids", "ids_nospecial", "tokens", "decoded"} per line
+                                                (decoded: Tokenizer.decode(ids, skip_special_tokens=True))
 
 wordpiece/ and unigram/ are the two main tokenizers (model tests copy them): their vocabularies
 must not change once committed, so the main run only trains when they are missing.
@@ -588,7 +589,8 @@ def write_expect(name, strings):
         for s in strings:
             a = tok.encode(s, add_special_tokens=True)
             b = tok.encode(s, add_special_tokens=False)
-            f.write(json.dumps({"text": s, "ids": a.ids, "ids_nospecial": b.ids, "tokens": b.tokens},
+            f.write(json.dumps({"text": s, "ids": a.ids, "ids_nospecial": b.ids, "tokens": b.tokens,
+                                "decoded": tok.decode(a.ids, skip_special_tokens=True)},
                                ensure_ascii=False) + "\n")
     return tok
 

@@ -34,8 +34,9 @@ int32_t mt_tok_mask_id(const mt_tokenizer *t);
 /* Whether id is a special token (added token with special=true, e.g. [CLS], </s>). */
 int mt_tok_is_special(const mt_tokenizer *t, int32_t id);
 
-/* Decodes ids to text per the tokenizer.json decoder (for printing predictions);
- * malloc'ed string. skip_special drops special tokens. */
+/* Decodes ids to text per the tokenizer.json decoder (for printing predictions), like HF
+ * Tokenizer.decode; malloc'ed string (a decoded U+0000 is dropped). skip_special drops special
+ * tokens. */
 char *mt_tok_decode(const mt_tokenizer *t, const int32_t *ids, int n, int skip_special);
 
 #endif

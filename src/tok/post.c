@@ -308,7 +308,13 @@ static int dec_chain(const tok_dec *d, char **toks, int *n) {
             tok_buf_put(&b, "", 0);
             char *s;
             if (tok_utf8_check(tok_buf_str(&b), b.n) == (size_t)-1) {
-                s = mt_strdup(tok_buf_str(&b));
+                s = mt_malloc(b.n + 1); /* valid UTF-8; a U+0000 is dropped (C string) */
+                if (s) {
+                    size_t w = 0;
+                    for (size_t q = 0; q < b.n; q++)
+                        if (b.p[q]) s[w++] = b.p[q];
+                    s[w] = 0;
+                }
             } else { /* one U+FFFD per byte */
                 s = mt_malloc((size_t)cnt * 3 + 1);
                 if (s) {
@@ -379,8 +385,8 @@ static int dec_chain(const tok_dec *d, char **toks, int *n) {
                 uint32_t c;
                 int k = tok_utf8_dec(t + q, len - q, &c);
                 int by = bytelevel_byte(c);
-                if (by >= 0) tok_buf_putc(&b, (char)by);
-                else tok_buf_put(&b, t + q, (size_t)k);
+                if (by > 0) tok_buf_putc(&b, (char)by); /* a 0 byte is dropped (C string) */
+                else if (by < 0) tok_buf_put(&b, t + q, (size_t)k);
                 q += (size_t)k;
             }
             /* invalid UTF-8 from partial bytes becomes U+FFFD, as String::from_utf8_lossy */

@@ -27,15 +27,16 @@ static void print_ids(const char *label, const int32_t *a, int n) {
 }
 
 /* Checks one tokenizer against expect.jsonl; returns the number of strings that passed. */
-static int check_expectations(const mt_tokenizer *t, const char *name, const char *expect, int *total) {
+static int check_expectations(const mt_tokenizer *t, const char *name, const char *expect, int *total, int *dec_ok,
+                              int *dec_total) {
     FILE *f = fopen(expect, "rb");
     CHECK(f != NULL, "%s: cannot open %s", name, expect);
     if (!f) return 0;
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
-    int ok_count = 0, shown = 0;
-    *total = 0;
+    int ok_count = 0, shown = 0, dec_shown = 0;
+    *total = *dec_ok = *dec_total = 0;
     while ((len = getline(&line, &cap, f)) > 0) {
         json_error_t jerr;
         json_t *j = json_loadb(line, (size_t)len, JSON_ALLOW_NUL, &jerr);
@@ -69,6 +70,23 @@ static int check_expectations(const mt_tokenizer *t, const char *name, const cha
             printf("\n");
         }
         ok_count += ok;
+        /* decoding (for printing): compared in aggregate, reported per tokenizer */
+        json_t *jd = json_object_get(j, "decoded");
+        if (json_is_string(jd) && rc1 == MT_OK) {
+            /* a C string cannot hold U+0000: mt_tok_decode drops it, so compare without it */
+            size_t dl = json_string_length(jd), w = 0;
+            char *want_dec = malloc(dl + 1);
+            for (size_t q = 0; q < dl; q++)
+                if (json_string_value(jd)[q]) want_dec[w++] = json_string_value(jd)[q];
+            want_dec[w] = 0;
+            char *dec = mt_tok_decode(t, a, na, 1);
+            (*dec_total)++;
+            if (dec && !strcmp(dec, want_dec)) (*dec_ok)++;
+            else if (dec_shown++ < 3)
+                printf("    %s: decode of %.60s: got '%.80s' want '%.80s'\n", name, text, dec ? dec : "(null)", want_dec);
+            free(dec);
+            free(want_dec);
+        }
         free(a);
         free(b);
         json_decref(j);
@@ -116,8 +134,10 @@ static void test_golden(void) {
         int rc = mt_tok_load(dir, &t, &e);
         CHECK(rc == MT_OK, "%s: load failed: %s", names[i], e.msg);
         if (rc == MT_OK) {
-            int total = 0, ok = check_expectations(t, names[i], expect, &total);
-            printf("%s (tokenizer.json): %d/%d strings identical to HF\n", names[i], ok, total);
+            int total = 0, dok = 0, dtotal = 0, ok = check_expectations(t, names[i], expect, &total, &dok, &dtotal);
+            printf("%s (tokenizer.json): %d/%d strings identical to HF; decode %d/%d\n", names[i], ok, total, dok,
+                   dtotal);
+            CHECK(dok == dtotal, "%s: %d of %d decodes differ from HF", names[i], dtotal - dok, dtotal);
             CHECK(mt_tok_mask_id(t) >= 0 && mt_tok_mask_token(t), "%s: no mask token", names[i]);
             if (mt_tok_mask_id(t) >= 0) {
                 CHECK(mt_tok_is_special(t, mt_tok_mask_id(t)), "%s: mask is not special", names[i]);
@@ -132,7 +152,7 @@ static void test_golden(void) {
             if (rc == MT_OK) {
                 char label[300];
                 snprintf(label, sizeof label, "%s[vocab.txt]", names[i]);
-                int total = 0, ok = check_expectations(t, label, expect, &total);
+                int total = 0, dok = 0, dtotal = 0, ok = check_expectations(t, label, expect, &total, &dok, &dtotal);
                 printf("%s (vocab.txt + tokenizer_config.json): %d/%d strings identical to HF\n", names[i], ok, total);
                 CHECK(mt_tok_mask_id(t) == 103, "%s: vocab.txt mask id %d", names[i], mt_tok_mask_id(t));
                 mt_tok_free(t);
