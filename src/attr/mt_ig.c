@@ -36,24 +36,43 @@ static int check_query(const mt_model *m, const mt_query *q, mt_err *e) {
     if (q->T < 1) return mt_fail(e, MT_EINVAL, "query has no tokens");
     if (q->n_answer < 1) return mt_fail(e, MT_EINVAL, "answer has no tokens");
     for (int t = 0; t < q->n_answer; t++) {
-        if (q->answer_pos[t] < 0 || q->answer_pos[t] >= q->T)
+        if (!c->causal && (q->answer_pos[t] < 0 || q->answer_pos[t] >= q->T))
             return mt_fail(e, MT_EINVAL, "answer slot %d at position %d is outside the query (%d tokens)", t,
                            q->answer_pos[t], q->T);
         if (q->answer_ids[t] < 0 || q->answer_ids[t] >= c->vocab_size)
             return mt_fail(e, MT_EINVAL, "answer token %d has id %d outside the vocabulary", t, q->answer_ids[t]);
     }
+    for (int j = 0; j < q->T; j++)
+        if (q->ids[j] < 0 || q->ids[j] >= c->vocab_size)
+            return mt_fail(e, MT_EINVAL, "query token %d has id %d outside the vocabulary", j, q->ids[j]);
     if (q->mask_id < 0 || q->mask_id >= c->vocab_size)
-        return mt_fail(e, MT_EINVAL, "mask id %d is outside the vocabulary", q->mask_id);
+        return mt_fail(e, MT_EINVAL, "%s id %d is outside the vocabulary", c->causal ? "replacement" : "mask", q->mask_id);
     return MT_OK;
 }
 
-/* The teacher-forced input of answer token t: slot t masked, the other slots gold. */
-static void forced_ids(const mt_query *q, int t, int32_t *ids) {
-    memcpy(ids, q->ids, sizeof(int32_t) * q->T);
-    for (int s = 0; s < q->n_answer; s++) ids[q->answer_pos[s]] = s == t ? q->mask_id : q->answer_ids[s];
+/* Longest input of any answer token: causal inputs grow by the teacher-forced tokens. */
+static int max_len(const mt_model *m, const mt_query *q) {
+    return mt_model_config(m)->causal ? q->T + q->n_answer - 1 : q->T;
 }
 
-static int is_slot(const mt_query *q, int j) {
+/* The teacher-forced input of answer token t, its length and the answer position.
+ * Masked LMs: slot t masked, the other slots gold. Causal LMs: prompt + y_1..y_{t-1}, the
+ * answer read at the last position. */
+static void forced_ids(const mt_model *m, const mt_query *q, int t, int32_t *ids, int *T, int *pos) {
+    memcpy(ids, q->ids, sizeof(int32_t) * q->T);
+    if (mt_model_config(m)->causal) {
+        for (int s = 0; s < t; s++) ids[q->T + s] = q->answer_ids[s];
+        *T = q->T + t;
+        *pos = *T - 1;
+        return;
+    }
+    for (int s = 0; s < q->n_answer; s++) ids[q->answer_pos[s]] = s == t ? q->mask_id : q->answer_ids[s];
+    *T = q->T;
+    *pos = q->answer_pos[t];
+}
+
+static int is_slot(const mt_model *m, const mt_query *q, int j) {
+    if (mt_model_config(m)->causal) return j >= q->T; /* teacher-forced answer tokens */
     for (int s = 0; s < q->n_answer; s++)
         if (q->answer_pos[s] == j) return 1;
     return 0;
@@ -64,14 +83,16 @@ int mt_answer_probs(const mt_model *m, const mt_query *q, double *prob, mt_err *
     int rc = check_query(m, q, e);
     if (rc) return rc;
     mt_run *r = NULL;
-    int32_t *ids = malloc(sizeof(int32_t) * q->T);
+    const int TM = max_len(m, q);
+    int32_t *ids = malloc(sizeof(int32_t) * TM);
     float *logits = malloc(sizeof(float) * c->vocab_size), *p = malloc(sizeof(float) * c->vocab_size);
     if (!ids || !logits || !p) rc = mt_fail(e, MT_ENOMEM, "out of memory");
-    if (!rc) rc = mt_run_new(m, q->T, 1, &r, e);
+    if (!rc) rc = mt_run_new(m, TM, 1, &r, e);
     for (int t = 0; !rc && t < q->n_answer; t++) {
-        forced_ids(q, t, ids);
-        if ((rc = mt_forward(m, r, ids, q->types, q->T, e))) break;
-        if ((rc = mt_head_logits(m, r, q->answer_pos[t], logits, e))) break;
+        int T, pos;
+        forced_ids(m, q, t, ids, &T, &pos);
+        if ((rc = mt_forward(m, r, ids, q->types, T, e))) break;
+        if ((rc = mt_head_logits(m, r, pos, logits, e))) break;
         mt_softmax(p, logits, c->vocab_size);
         prob[t] = p[q->answer_ids[t]];
     }
@@ -84,10 +105,10 @@ int mt_answer_probs(const mt_model *m, const mt_query *q, double *prob, mt_err *
 
 /* AMIG baseline of token t: mean, over the replaceable positions j, of every layer's FFN
  * activation at the slot when token j is replaced by the mask token. base[L][d_ff]. */
-static int amig_baseline(const mt_model *m, mt_run *r, const mt_query *q, const int32_t *ids, int t, int max_B,
-                         float *base, double *flops, mt_err *e) {
+static int amig_baseline(const mt_model *m, mt_run *r, const mt_query *q, const int32_t *ids, int T, int slot,
+                         int max_B, float *base, double *flops, mt_err *e) {
     const mt_config *c = mt_model_config(m);
-    const int T = q->T, L = c->n_layers, f = c->d_ff;
+    const int L = c->n_layers, f = c->d_ff;
     int *pos = malloc(sizeof(int) * T);
     int32_t *batch = malloc(sizeof(int32_t) * (size_t)max_B * T), *types = NULL;
     float *acts = malloc(sizeof(float) * (size_t)max_B * L * f);
@@ -98,7 +119,7 @@ static int amig_baseline(const mt_model *m, mt_run *r, const mt_query *q, const 
         goto done;
     }
     for (int j = 0; j < T; j++)
-        if (!(q->special && q->special[j]) && !is_slot(q, j)) pos[n++] = j;
+        if (!(j < q->T && q->special && q->special[j]) && !is_slot(m, q, j)) pos[n++] = j;
     memset(base, 0, sizeof(float) * (size_t)L * f);
     if (n == 0) goto done; /* nothing to replace: the baseline stays zero */
     double *acc = calloc((size_t)L * f, sizeof(double));
@@ -113,7 +134,7 @@ static int amig_baseline(const mt_model *m, mt_run *r, const mt_query *q, const 
             batch[(size_t)b * T + pos[i0 + b]] = q->mask_id;
             if (types) memcpy(types + (size_t)b * T, q->types, sizeof(int32_t) * T);
         }
-        rc = mt_forward_batch_acts(m, r, batch, types, B, T, q->answer_pos[t], acts, e);
+        rc = mt_forward_batch_acts(m, r, batch, types, B, T, slot, acts, e);
         for (int b = 0; !rc && b < B; b++)
             for (size_t i = 0; i < (size_t)L * f; i++) acc[i] += acts[(size_t)b * L * f + i];
     }
@@ -131,7 +152,7 @@ done:
 
 int mt_ig_attribute(const mt_model *m, const mt_query *q, const mt_ig_opts *o, mt_ig_result *out, mt_err *e) {
     const mt_config *c = mt_model_config(m);
-    const int L = c->n_layers, f = c->d_ff, T = q->T, steps = o->steps;
+    const int L = c->n_layers, f = c->d_ff, steps = o->steps;
     const double d = c->d_model, V = c->vocab_size;
     memset(out, 0, sizeof *out);
     int rc = check_query(m, q, e);
@@ -153,22 +174,24 @@ int mt_ig_attribute(const mt_model *m, const mt_query *q, const mt_ig_opts *o, m
     float *Z = malloc(sizeof(float) * (size_t)M * f), *dZ = malloc(sizeof(float) * (size_t)M * f);
     float *F = malloc(sizeof(float) * M);
     double *gsum = malloc(sizeof(double) * f);
-    int32_t *ids = malloc(sizeof(int32_t) * T);
+    const int TM = max_len(m, q);
+    int32_t *ids = malloc(sizeof(int32_t) * TM);
     mt_run *r = NULL;
     if (!out->scores || !out->prob || !out->f_a || !out->f_b || !out->score_sum || !out->baseline || !Z || !dZ ||
         !F || !gsum || !ids) {
         rc = mt_fail(e, MT_ENOMEM, "out of memory");
         goto done;
     }
-    if ((rc = mt_run_new(m, T, M, &r, e))) goto done;
+    if ((rc = mt_run_new(m, TM, M, &r, e))) goto done;
     double fl = 0;
+    const int causal = c->causal;
     for (int t = 0; t < q->n_answer && !rc; t++) {
-        const int p = q->answer_pos[t];
-        forced_ids(q, t, ids);
+        int T, p;
+        forced_ids(m, q, t, ids, &T, &p);
         if ((rc = mt_forward(m, r, ids, q->types, T, e))) break;
         fl += 2.0 * T * L * (4 * d * d + 2 * d * f + 2 * T * d);
         float *base = out->baseline + (size_t)t * L * f;
-        if (o->baseline == MT_BASELINE_AMIG && (rc = amig_baseline(m, r, q, ids, t, M, base, &fl, e))) break;
+        if (o->baseline == MT_BASELINE_AMIG && (rc = amig_baseline(m, r, q, ids, T, p, M, base, &fl, e))) break;
         for (int l = lo; l < hi && !rc; l++) {
             const float *a = mt_run_ffn_act(r, l, p), *b = base + (size_t)l * f;
             for (int k = 0; k < M; k++) {
@@ -191,7 +214,8 @@ int mt_ig_attribute(const mt_model *m, const mt_query *q, const mt_ig_opts *o, m
             out->f_a[l] += F[M - 1];
             if (l == lo) out->prob[t] = o->logprob ? exp(F[M - 1]) : F[M - 1];
             /* patched layer + (L-1-l) full layers forward and backward + head forward and backward */
-            double up = (L - 1 - l) * T * (4 * d * d + 2 * d * f + 2 * T * d);
+            double up = causal ? (L - 1 - l) * (4 * d * d + 3 * d * f + 2 * T * d)
+                               : (L - 1 - l) * T * (4 * d * d + 2 * d * f + 2 * T * d);
             fl += 2.0 * M * (2 * (d * f + up) + 2 * (d * d + d * V));
         }
     }

@@ -16,7 +16,7 @@ struct mt_run {
 };
 
 static const mt_model_ops *ops_for(const mt_config *c) {
-    return c->causal ? NULL : &mt_bert_ops;
+    return c->causal ? &mt_decoder_ops : &mt_bert_ops;
 }
 
 int mt_model_load(const char *dir, mt_model **out, mt_err *e) {

@@ -20,6 +20,6 @@ typedef struct mt_model_ops {
                       int logprob, float *F, float *dZ, mt_err *e);
 } mt_model_ops;
 
-extern const mt_model_ops mt_bert_ops;
+extern const mt_model_ops mt_bert_ops, mt_decoder_ops;
 
 #endif
