@@ -75,6 +75,9 @@ void mt_act_fwd(float *out, const float *in, long n, int act) {
             out[i] = 0.5f * x * (1.0f + tanhf(GELU_TANH_C * (x + 0.044715f * x * x * x)));
         }
         break;
+    case MT_ACT_SILU:
+        for (long i = 0; i < n; i++) out[i] = in[i] / (1.0f + expf(-in[i]));
+        break;
     default:
         for (long i = 0; i < n; i++) out[i] = in[i] > 0 ? in[i] : 0;
     }
@@ -97,6 +100,12 @@ void mt_act_bwd(float *din, const float *dout, const float *in, long n, int act)
             float t = tanhf(u);
             float du = GELU_TANH_C * (1.0f + 3.0f * 0.044715f * x * x);
             din[i] = dout[i] * (0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * du);
+        }
+        break;
+    case MT_ACT_SILU:
+        for (long i = 0; i < n; i++) {
+            float sg = 1.0f / (1.0f + expf(-in[i]));
+            din[i] = dout[i] * sg * (1.0f + in[i] * (1.0f - sg));
         }
         break;
     default:

@@ -142,8 +142,8 @@ int main(void) {
     CHECK(rel_err(dx, g, N * C) < 2e-3, "layernorm backward vs finite differences: rel err %g", rel_err(dx, g, N * C));
 
     /* activations */
-    const char *names[] = {"gelu(erf)", "gelu(tanh)", "relu"};
-    for (act_ = 0; act_ < 3; act_++) {
+    const char *names[] = {"gelu(erf)", "gelu(tanh)", "relu", "silu"};
+    for (act_ = 0; act_ < 4; act_++) {
         float xa[N * C];
         memcpy(xa, x, sizeof xa);
         for (int i = 0; i < N * C; i++) xa[i] *= 3; /* cover the curved region */
