@@ -4,17 +4,17 @@ BUILD   ?= build
 OPT     ?= -O2 -march=native
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -pthread \
-           -Isrc/core -Isrc/io -Isrc/tok -Isrc/model -Isrc/attr -I/usr/include/x86_64-linux-gnu/openblas-pthread
-LDLIBS  += -ljansson -lutf8proc -lpcre2-8 -lopenblas -lm -pthread
+           -Isrc/core -Isrc/io -Isrc/tok -Isrc/model -Isrc/attr -Isrc/data -I/usr/include/x86_64-linux-gnu/openblas-pthread
+LDLIBS  += -ljansson -lutf8proc -lpcre2-8 -lopenblas -lopencc -lm -pthread
 
-LIB_SRC  := $(sort $(wildcard src/core/*.c src/io/*.c src/tok/*.c src/model/*.c src/attr/*.c))
+LIB_SRC  := $(sort $(wildcard src/core/*.c src/io/*.c src/tok/*.c src/model/*.c src/attr/*.c src/data/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test asan bench golden clean demo
+.PHONY: all test asan bench golden clean demo data
 all: $(BUILD)/matrice $(TEST_BIN)
 
 $(BUILD)/%.o: %.c $(wildcard src/*/*.h)
@@ -63,3 +63,24 @@ demo: $(BUILD)/matrice
 $(BUILD)/bench_ig: bench/bench_ig.c $(BUILD)/libmatrice.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(BUILD)/libmatrice.a -o $@ $(LDLIBS)
+
+# The benchmark (docs/DATA_SCHEMA.md), built from the vendored raw sources (data/raw) or from
+# RAW=DIR (a copy of shared/data-raw): 10 core languages and the 14-language extension.
+RAW      ?= $(BUILD)/data-raw
+LANGS10  := en,de,fr,es,ru,zh,ja,ko,ar,tr
+LANGS14  := $(LANGS10),fi,hu,vi,id
+DATA_OPT ?= --max-per-relation 500 --seed 0
+data: data/rml-lama-10.jsonl data/rml-lama-14.jsonl
+
+$(BUILD)/data-raw/MANIFEST.tsv: data/raw/matrice-raw.tar.xz
+	@mkdir -p $(BUILD)/data-raw
+	tar -xJf $< -C $(BUILD)/data-raw
+	@touch $@
+
+data/rml-lama-10.jsonl: $(BUILD)/matrice $(RAW)/MANIFEST.tsv
+	$(BUILD)/matrice data build --raw $(RAW) --langs $(LANGS10) $(DATA_OPT) --out $@
+	$(BUILD)/matrice data validate $@
+
+data/rml-lama-14.jsonl: $(BUILD)/matrice $(RAW)/MANIFEST.tsv
+	$(BUILD)/matrice data build --raw $(RAW) --langs $(LANGS14) $(DATA_OPT) --out $@
+	$(BUILD)/matrice data validate $@
