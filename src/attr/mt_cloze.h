@@ -29,6 +29,17 @@ int mt_cloze_answer(const mt_tokenizer *tok, const char *query, const char *answ
 int mt_cloze_build(const mt_tokenizer *tok, const char *query, int n_slots, mt_cloze *out, mt_err *e);
 void mt_cloze_free(mt_cloze *c);
 
+/* One entry point for both model kinds. Masked LMs: as mt_cloze_answer + mt_cloze_build (one
+ * mask per answer token; one mask when answer is NULL). Causal LMs: [Y] must be final (only
+ * punctuation after it); the prompt is the text before [Y] without trailing spaces, with the
+ * model's special tokens (e.g. BOS); the answer's ids are what the tokenizer gives for
+ * prompt + (" " if the query had a space before [Y]) + answer after the prompt's own ids (so
+ * merges across the boundary are as in running text), falling back to encoding the answer
+ * alone when the prompt's ids are not a prefix. The answer is read at the last position; AMIG
+ * replaces prompt tokens by the end-of-sequence token (or pad). */
+int mt_cloze_make(const mt_tokenizer *tok, const mt_config *cfg, const char *query, const char *answer, mt_cloze *out,
+                  mt_err *e);
+
 /* Views a cloze (with its answer ids) as an attribution query. */
 mt_query mt_cloze_query(const mt_cloze *c);
 

@@ -169,8 +169,9 @@ static int cmd_predict(int argc, char **argv) {
     mt_cloze c = {0};
     float *logits = NULL, *probs = NULL;
     scored *s = NULL;
-    if (mt_tok_load(dir, &tok, &e) || mt_model_load(dir, &m, &e) || mt_cloze_build(tok, query, 1, &c, &e) ||
-        mt_run_new(m, c.T, 1, &r, &e) || mt_forward(m, r, c.ids, NULL, c.T, &e)) {
+    mt_config cfg;
+    if (mt_config_load(dir, &cfg, &e) || mt_tok_load(dir, &tok, &e) || mt_cloze_make(tok, &cfg, query, NULL, &c, &e) ||
+        mt_model_load(dir, &m, &e) || mt_run_new(m, c.T, 1, &r, &e) || mt_forward(m, r, c.ids, NULL, c.T, &e)) {
         rc = fail("predict", &e);
         goto done;
     }
@@ -263,16 +264,13 @@ static int cmd_attribute(int argc, char **argv) {
     mt_model *m = NULL;
     mt_cloze c = {0};
     mt_ig_result res = {0};
-    int32_t *ans = NULL;
-    int na = 0;
     int *order = NULL;
-    if (mt_tok_load(dir, &tok, &e) || mt_cloze_answer(tok, query, answer, &ans, &na, &e) ||
-        mt_cloze_build(tok, query, na, &c, &e) || mt_model_load(dir, &m, &e)) {
+    mt_config cfg0;
+    if (mt_config_load(dir, &cfg0, &e) || mt_tok_load(dir, &tok, &e) || mt_cloze_make(tok, &cfg0, query, answer, &c, &e) ||
+        mt_model_load(dir, &m, &e)) {
         rc = fail("attribute", &e);
         goto done;
     }
-    c.answer_ids = ans;
-    ans = NULL;
     mt_query q = mt_cloze_query(&c);
     if (mt_ig_attribute(m, &q, &opts, &res, &e)) {
         rc = fail("attribute", &e);
@@ -335,7 +333,6 @@ static int cmd_attribute(int argc, char **argv) {
     emit(doc);
 done:
     free(order);
-    free(ans);
     mt_ig_result_free(&res);
     mt_cloze_free(&c);
     mt_model_free(m);

@@ -290,10 +290,9 @@ static int load_decoder(const json_t *root, const char *path, mt_config *cfg, mt
         int qs = cfg->head_dim;
         DIM_OPT(qs, 1, 1 << 20, "query_pre_attn_scalar");
         cfg->attn_scale = 1.0f / sqrtf((float)qs);
-        double cap = 0;
-        json_t *fc = json_object_get(root, "final_logit_softcapping"), *ac = json_object_get(root, "attn_logit_softcapping");
-        if (json_is_number(fc)) cap = json_number_value(fc), cfg->final_softcap = (float)cap;
-        if (json_is_number(ac)) cfg->attn_softcap = (float)json_number_value(ac);
+        /* HF's Gemma 3 applies final_logit_softcapping when set and ignores attn_logit_softcapping. */
+        json_t *fc = json_object_get(root, "final_logit_softcapping");
+        if (json_is_number(fc)) cfg->final_softcap = (float)json_number_value(fc);
     }
     return MT_OK;
 }
