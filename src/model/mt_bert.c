@@ -83,7 +83,7 @@ static int load_all(bert_model *m, mt_loader *L) {
     if ((rc = load(L, &m->dec_w, n, V, d, 1))) return rc;
     if (L->next && !m->dec_w) m->dec_w = m->word_emb;
     snprintf(n, sizeof n, "%s.bias", dec);
-    if (mt_loader_find(L, n)) return load(L, &m->dec_b, n, V, 0, 0);
+    if (mt_loader_has(L, n)) return load(L, &m->dec_b, n, V, 0, 0);
     snprintf(n, sizeof n, "%s.decoder.bias", dec);
     return load(L, &m->dec_b, n, V, 0, 0);
 }
@@ -106,7 +106,7 @@ static int bert_load(const char *dir, const mt_config *cfg, void **out, mt_err *
         rc = mt_fail(e, MT_ENOMEM, "out of memory");
         goto fail;
     }
-    mt_loader L = {st, dir, m->cfg.arch == MT_ARCH_BERT ? "bert." : "roberta.", NULL, 0, e};
+    mt_loader L = {.st = st, .dir = dir, .prefix = m->cfg.arch == MT_ARCH_BERT ? "bert." : "roberta.", .e = e};
     if ((rc = load_all(m, &L))) goto fail; /* counting pass: also checks names and shapes */
     m->arena = malloc(L.count * sizeof(float));
     if (!m->arena) {

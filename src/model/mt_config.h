@@ -58,4 +58,8 @@ int mt_config_load(const char *path, mt_config *cfg, mt_err *e);
 
 const char *mt_arch_name(mt_arch a);
 
+/* The same from a GGUF file's metadata (llama, qwen2, gemma3). */
+struct mt_gguf;
+int mt_config_from_gguf(const struct mt_gguf *g, mt_config *cfg, mt_err *e);
+
 #endif

@@ -97,15 +97,15 @@ static int load_llama_like(dec_model *m, mt_loader *L) {
             GET(w->up_b, f, 0, 0, "model.layers.%d.mlp.up_proj.bias", l);
             GET(w->down_b, d, 0, 0, "model.layers.%d.mlp.down_proj.bias", l);
         }
-        if (gem && L->next) {
+        if (gem && L->next && !L->gguf) { /* llama.cpp's converter already stored 1 + w */
             plus_one(w->n1_w, d), plus_one(w->n2_w, d), plus_one(w->npa_w, d), plus_one(w->npf_w, d);
             plus_one(w->qn_w, hd), plus_one(w->kn_w, hd);
         }
     }
     GET(m->final_w, d, 0, 0, "model.norm.weight");
-    if (gem && L->next) plus_one(m->final_w, d);
+    if (gem && L->next && !L->gguf) plus_one(m->final_w, d);
     GET(m->lm_head, V, d, 1, "lm_head.weight");
-    if (!m->lm_head && !c->tie_embeddings && (L->next || !mt_loader_find(L, "lm_head.weight")))
+    if (!m->lm_head && !c->tie_embeddings && (L->next || !mt_loader_has(L, "lm_head.weight")))
         return mt_fail(L->e, MT_EFORMAT, "%s: tensor 'lm_head.weight' is missing and tie_word_embeddings is false", L->dir);
 #undef GET
     return MT_OK;
@@ -238,6 +238,55 @@ static float *alibi_slopes(int H) {
     return s;
 }
 
+/* HF tensor names -> llama.cpp's GGUF names (llama, qwen2, gemma3). */
+static int gguf_name(const mt_loader *L, const char *hf, char *out, size_t n) {
+    const dec_model *m = L->user;
+    static const char *const glob[][2] = {
+        {"model.embed_tokens.weight", "token_embd.weight"}, {"model.norm.weight", "output_norm.weight"},
+        {"lm_head.weight", "output.weight"}};
+    for (size_t i = 0; i < sizeof glob / sizeof *glob; i++)
+        if (!strcmp(hf, glob[i][0])) return snprintf(out, n, "%s", glob[i][1]) > 0;
+    int l, off = 0;
+    if (sscanf(hf, "model.layers.%d.%n", &l, &off) != 1 || !off) return 0;
+    const char *rest = hf + off;
+    const int gem = m->cfg.arch == MT_ARCH_GEMMA3;
+    static const char *const per[][2] = {
+        {"input_layernorm.", "attn_norm."},       {"self_attn.q_proj.", "attn_q."},
+        {"self_attn.k_proj.", "attn_k."},         {"self_attn.v_proj.", "attn_v."},
+        {"self_attn.o_proj.", "attn_output."},    {"self_attn.q_norm.", "attn_q_norm."},
+        {"self_attn.k_norm.", "attn_k_norm."},    {"pre_feedforward_layernorm.", "ffn_norm."},
+        {"post_feedforward_layernorm.", "post_ffw_norm."}, {"mlp.gate_proj.", "ffn_gate."},
+        {"mlp.up_proj.", "ffn_up."},              {"mlp.down_proj.", "ffn_down."},
+        {"post_attention_layernorm.", NULL}};
+    for (size_t i = 0; i < sizeof per / sizeof *per; i++) {
+        size_t k = strlen(per[i][0]);
+        if (strncmp(rest, per[i][0], k)) continue;
+        const char *g = per[i][1] ? per[i][1] : gem ? "post_attention_norm." : "ffn_norm.";
+        return snprintf(out, n, "blk.%d.%s%s", l, g, rest + k) > 0;
+    }
+    return 0;
+}
+
+/* llama.cpp permutes Llama's q/k rows for its interleaved RoPE: row (h, 2i + c) holds HF row
+ * (h, c * D/2 + i). Undo it so the rotate-half kernels apply. */
+static void gguf_unpermute(const mt_loader *L, const char *hf, float *x, int64_t d0, int64_t d1) {
+    const dec_model *m = L->user;
+    if (m->cfg.arch != MT_ARCH_LLAMA) return;
+    int heads = strstr(hf, "q_proj.") ? m->cfg.n_heads : strstr(hf, "k_proj.") ? m->cfg.n_kv_heads : 0;
+    if (!heads) return;
+    const int64_t D = m->cfg.head_dim, cols = d1 ? d1 : 1;
+    float *tmp = malloc(sizeof(float) * (size_t)(D * cols));
+    if (!tmp) return; /* cannot happen in practice; the caller's checks on logits would show it */
+    for (int h = 0; h < heads; h++) {
+        float *blk = x + (size_t)(h * D * cols);
+        memcpy(tmp, blk, sizeof(float) * (size_t)(D * cols));
+        for (int64_t i = 0; i < D / 2; i++)
+            for (int c = 0; c < 2; c++)
+                memcpy(blk + (c * D / 2 + i) * cols, tmp + (2 * i + c) * cols, sizeof(float) * (size_t)cols);
+    }
+    free(tmp);
+}
+
 static int dec_load(const char *dir, const mt_config *cfg, void **out, mt_err *e) {
     *out = NULL;
     dec_model *m = mt_calloc(1, sizeof *m);
@@ -245,9 +294,17 @@ static int dec_load(const char *dir, const mt_config *cfg, void **out, mt_err *e
     m->cfg = *cfg;
     m->layers = mt_calloc((size_t)cfg->n_layers, sizeof *m->layers);
     mt_safetensors *st = NULL;
-    int rc = m->layers ? mt_st_open(dir, &st, e) : mt_fail(e, MT_ENOMEM, "out of memory");
+    mt_gguf *gg = NULL;
+    const int from_gguf = mt_model_is_gguf(dir);
+    int rc = !m->layers ? mt_fail(e, MT_ENOMEM, "out of memory") : from_gguf ? mt_gguf_open(dir, &gg, e) : mt_st_open(dir, &st, e);
     const char *prefix = cfg->arch == MT_ARCH_BLOOM || cfg->arch == MT_ARCH_GPT2 ? "transformer." : "model.";
-    mt_loader L = {st, dir, prefix, NULL, 0, e};
+    mt_loader L = {.st = st, .gguf = gg, .dir = dir, .prefix = prefix, .e = e, .user = m};
+    if (gg) {
+        if (cfg->arch == MT_ARCH_BLOOM || cfg->arch == MT_ARCH_GPT2)
+            rc = mt_fail(e, MT_EUNSUPPORTED, "%s: %s from GGUF is not supported", dir, mt_arch_name(cfg->arch));
+        L.gguf_name = gguf_name;
+        L.gguf_fix = gguf_unpermute;
+    }
     int (*fill)(dec_model *, mt_loader *) =
         cfg->arch == MT_ARCH_BLOOM || cfg->arch == MT_ARCH_GPT2 ? load_bloom_gpt2 : load_llama_like;
     if (!rc) rc = fill(m, &L);
@@ -265,7 +322,18 @@ static int dec_load(const char *dir, const mt_config *cfg, void **out, mt_err *e
         m->inv_freq_local = rope_inv_freq(cfg->arch == MT_ARCH_GEMMA3 ? &cfg->rope_local : &cfg->rope, cfg->head_dim);
         if (!m->inv_freq || !m->inv_freq_local) rc = mt_fail(e, MT_ENOMEM, "out of memory");
     }
+    /* Llama 3.x GGUFs carry their rope scaling as per-frequency divisors. */
+    const mt_gguf_tensor *rf = gg ? mt_gguf_find_tensor(gg, "rope_freqs.weight") : NULL;
+    if (!rc && rf) {
+        float fac[4096];
+        if (rf->numel != cfg->head_dim / 2 || rf->numel > 4096)
+            rc = mt_fail(e, MT_EFORMAT, "%s: tensor 'rope_freqs.weight' has %lld values, expected %d", dir,
+                         (long long)rf->numel, cfg->head_dim / 2);
+        else if (!(rc = mt_gguf_to_f32(rf, fac, e)))
+            for (int i = 0; i < cfg->head_dim / 2; i++) m->inv_freq[i] /= fac[i], m->inv_freq_local[i] /= fac[i];
+    }
     mt_st_close(st);
+    mt_gguf_close(gg);
     if (rc) {
         dec_free(m);
         return rc;

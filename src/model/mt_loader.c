@@ -33,6 +33,41 @@ const mt_st_tensor *mt_loader_find(const mt_loader *L, const char *name) {
     return NULL;
 }
 
+static const mt_gguf_tensor *gguf_find(const mt_loader *L, const char *name) {
+    char g[512];
+    if (!L->gguf_name || !L->gguf_name(L, name, g, sizeof g)) return NULL;
+    return mt_gguf_find_tensor(L->gguf, g);
+}
+
+int mt_loader_has(const mt_loader *L, const char *name) {
+    return L->gguf ? gguf_find(L, name) != NULL : mt_loader_find(L, name) != NULL;
+}
+
+/* GGUF tensors: same checks, dequantized by the GGUF reader. */
+static int read_gguf(mt_loader *L, const char *name, int64_t d0, int64_t d1, int optional, float *dst, int *found) {
+    const mt_gguf_tensor *t = gguf_find(L, name);
+    if (found) *found = t != NULL;
+    if (!t) {
+        if (optional) return MT_OK;
+        char g[512] = "";
+        if (L->gguf_name) L->gguf_name(L, name, g, sizeof g);
+        return mt_fail(L->e, MT_EFORMAT, "%s: tensor '%s' (HF '%s') is missing", L->dir, *g ? g : "?", name);
+    }
+    if (t->ndim != (d1 ? 2 : 1) || t->shape[0] != d0 || (d1 && t->shape[1] != d1))
+        return mt_fail(L->e, MT_EFORMAT, "%s: tensor '%s' has shape [%lld, %lld], the metadata implies [%lld, %lld]",
+                       L->dir, t->name, (long long)t->shape[0], (long long)(t->ndim > 1 ? t->shape[1] : 0),
+                       (long long)d0, (long long)d1);
+    if (!dst) return MT_OK;
+    int rc = mt_gguf_to_f32(t, dst, L->e);
+    size_t numel = (size_t)d0 * (size_t)(d1 ? d1 : 1);
+    for (size_t i = 0; !rc && i < numel; i++)
+        if (!isfinite(dst[i]))
+            rc = mt_fail(L->e, MT_ENUMERIC, "%s: tensor '%s' holds a non-finite value (%g) at flat index %zu", L->dir,
+                         t->name, dst[i], i);
+    if (!rc && L->gguf_fix) L->gguf_fix(L, name, dst, d0, d1);
+    return rc;
+}
+
 float *mt_loader_take(mt_loader *L, size_t n) {
     L->count += n;
     if (!L->next) return NULL;
@@ -48,6 +83,10 @@ static void shape_str(char *buf, const mt_st_tensor *t) {
 
 int mt_loader_read(mt_loader *L, const char *name, int64_t d0, int64_t d1, int transpose, int optional,
                    float *dst, int *found) {
+    if (L->gguf) {
+        if (transpose) return mt_fail(L->e, MT_EUNSUPPORTED, "%s: transposed tensors from GGUF are not supported", L->dir);
+        return read_gguf(L, name, d0, d1, optional, dst, found);
+    }
     const mt_st_tensor *t = mt_loader_find(L, name);
     if (found) *found = t != NULL;
     if (!t) {
@@ -83,7 +122,7 @@ int mt_loader_read(mt_loader *L, const char *name, int64_t d0, int64_t d1, int t
 
 int mt_loader_get(mt_loader *L, float **dst, const char *name, int64_t d0, int64_t d1, int optional) {
     *dst = NULL;
-    if (optional && !mt_loader_find(L, name)) return MT_OK;
+    if (optional && !mt_loader_has(L, name)) return MT_OK;
     float *p = mt_loader_take(L, (size_t)d0 * (size_t)(d1 ? d1 : 1));
     int rc = mt_loader_read(L, name, d0, d1, 0, 0, p, NULL);
     *dst = p;

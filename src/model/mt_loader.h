@@ -4,19 +4,29 @@
 #ifndef MT_LOADER_H
 #define MT_LOADER_H
 
+#include "mt_gguf.h"
 #include "mt_safetensors.h"
 
-typedef struct mt_loader {
-    const mt_safetensors *st;
+typedef struct mt_loader mt_loader;
+struct mt_loader {
+    const mt_safetensors *st; /* one of st and gguf */
+    const mt_gguf *gguf;
+    /* GGUF: maps an HF tensor name to the GGUF one (0 if it has none), and fixes a converted
+     * tensor up afterwards (e.g. undoing llama.cpp's Q/K row permutation); either may be NULL. */
+    int (*gguf_name)(const mt_loader *L, const char *hf, char *out, size_t n);
+    void (*gguf_fix)(const mt_loader *L, const char *hf, float *data, int64_t d0, int64_t d1);
+    const void *user;
     const char *dir;
     const char *prefix; /* optional model prefix ("bert.", "transformer."): tried with and without */
     float *next;        /* next free arena slot; NULL during the counting pass */
     size_t count;       /* floats reserved so far */
     mt_err *e;
-} mt_loader;
+};
 
 /* Finds `name`, or the name without/with the prefix, or LayerNorm gamma/beta for weight/bias. */
 const mt_st_tensor *mt_loader_find(const mt_loader *L, const char *name);
+/* Whether the checkpoint (safetensors or GGUF) holds the tensor named `name` in HF terms. */
+int mt_loader_has(const mt_loader *L, const char *name);
 
 /* Reserves n floats of the arena (NULL during the counting pass). */
 float *mt_loader_take(mt_loader *L, size_t n);

@@ -1,6 +1,9 @@
 /* Public model API: picks the family from config.json and dispatches to its operations. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "mt_gguf.h"
 #include "mt_model_impl.h"
 
 struct mt_model {
@@ -19,11 +22,28 @@ static const mt_model_ops *ops_for(const mt_config *c) {
     return c->causal ? &mt_decoder_ops : &mt_bert_ops;
 }
 
+int mt_model_is_gguf(const char *path) {
+    if (!mt_file_exists(path)) return 0;
+    FILE *f = fopen(path, "rb");
+    char magic[4] = {0};
+    int ok = f && fread(magic, 1, 4, f) == 4 && !memcmp(magic, "GGUF", 4);
+    if (f) fclose(f);
+    return ok;
+}
+
 int mt_model_load(const char *dir, mt_model **out, mt_err *e) {
     *out = NULL;
     mt_model *m = mt_calloc(1, sizeof *m);
     if (!m) return mt_fail(e, MT_ENOMEM, "out of memory");
-    int rc = mt_config_load(dir, &m->cfg, e);
+    int rc;
+    if (mt_model_is_gguf(dir)) { /* a GGUF file: configuration from its metadata */
+        mt_gguf *g = NULL;
+        rc = mt_gguf_open(dir, &g, e);
+        if (!rc) rc = mt_config_from_gguf(g, &m->cfg, e);
+        mt_gguf_close(g);
+    } else {
+        rc = mt_config_load(dir, &m->cfg, e);
+    }
     if (!rc) {
         m->ops = ops_for(&m->cfg);
         if (!m->ops) rc = mt_fail(e, MT_EUNSUPPORTED, "%s: architecture %s has no engine", dir, mt_arch_name(m->cfg.arch));

@@ -13,8 +13,11 @@
 typedef struct mt_model mt_model; /* opaque: config + weights */
 typedef struct mt_run mt_run;     /* opaque: activations and scratch for one query */
 
-/* dir holds config.json and model.safetensors (or a sharded index). */
+/* dir holds config.json and model.safetensors (or a sharded index), or is a .gguf file
+ * (llama, qwen2, gemma3: configuration from its metadata, quantized weights dequantized). */
 int mt_model_load(const char *dir, mt_model **out, mt_err *e);
+/* Whether path is a GGUF file (by its magic). */
+int mt_model_is_gguf(const char *path);
 void mt_model_free(mt_model *m);
 const mt_config *mt_model_config(const mt_model *m);
 

@@ -237,5 +237,52 @@ int main(void) {
         for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) run_case(m, dir, cases[k], 1);
         mt_model_free(m);
     }
+    /* GGUF twins written like llama.cpp's converter (tools/make_gguf_twins.py): the F32 twin must
+     * pass every check of its safetensors original; the Q8_0 twin must stay close. */
+    const char *twins[] = {"llama", "qwen2", "gemma3"};
+    for (size_t i = 0; i < sizeof twins / sizeof *twins; i++) {
+        char dir[256], path[300];
+        snprintf(dir, sizeof dir, GOLD "/causal/%s", twins[i]);
+        snprintf(path, sizeof path, "%s/model.gguf", dir);
+        if (!mt_file_exists(path)) continue;
+        mt_model *m = NULL;
+        mt_err e;
+        int rc = mt_model_load(path, &m, &e);
+        CHECK(rc == MT_OK, "load %s: %s", path, rc ? e.msg : "");
+        if (rc) continue;
+        for (size_t k = 0; k < 2; k++) run_case(m, dir, cases[k], 1);
+        mt_model_free(m);
+    }
+    mt_model *q8 = NULL;
+    mt_err e;
+    if (mt_file_exists(GOLD "/causal/llama/model-q8_0.gguf")) {
+        int rc = mt_model_load(GOLD "/causal/llama/model-q8_0.gguf", &q8, &e);
+        CHECK(rc == MT_OK, "load Q8_0 twin: %s", rc ? e.msg : "");
+        float *ref = rc ? NULL : load_npy(GOLD "/causal/llama", "single", "logits", 10 * 1000);
+        json_error_t je;
+        json_t *j = json_load_file(GOLD "/causal/llama/single.json", 0, &je);
+        if (ref && j) {
+            int T;
+            int32_t *ids = int_array(json_object_get(j, "ids"), &T);
+            mt_run *r = NULL;
+            float *lg = malloc(sizeof(float) * 1000 * T);
+            if (!mt_run_new(q8, T, 1, &r, &e) && !mt_forward(q8, r, ids, NULL, T, &e)) {
+                for (int t = 0; t < T; t++) mt_head_logits(q8, r, t, lg + (size_t)t * 1000, &e);
+                double err = max_rel(lg, ref, (size_t)T * 1000);
+                int am = 0, ar = 0;
+                for (int v = 1; v < 1000; v++) {
+                    if (lg[(size_t)(T - 1) * 1000 + v] > lg[(size_t)(T - 1) * 1000 + am]) am = v;
+                    if (ref[(size_t)(T - 1) * 1000 + v] > ref[(size_t)(T - 1) * 1000 + ar]) ar = v;
+                }
+                CHECK(err < 0.1 && am == ar, "Q8_0 twin: logits error %.3g, argmax %d vs %d", err, am, ar);
+            }
+            mt_run_free(r);
+            free(lg);
+            free(ids);
+        }
+        free(ref);
+        json_decref(j);
+        mt_model_free(q8);
+    }
     return mt_test_report();
 }
