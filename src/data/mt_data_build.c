@@ -207,7 +207,7 @@ static int list_relation_files(bctx *b, const char *rel_dir, char ***out, int *n
         free(v);
         return rc;
     }
-    qsort(v, cnt, sizeof *v, cmp_names);
+    if (cnt > 1) qsort(v, cnt, sizeof *v, cmp_names);
     *out = v;
     *n = cnt;
     return MT_OK;
@@ -491,7 +491,7 @@ static int load_templates(bctx *b, langt *lt, mt_err *e) {
     /* rank and keep the top K */
     for (int i = 0; i < lt->n; i++) {
         relt *r = &lt->r[i];
-        qsort(r->t, r->n, sizeof *r->t, by_rank);
+        if (r->n > 1) qsort(r->t, r->n, sizeof *r->t, by_rank);
         for (int k = b->o->max_templates; k < r->n; k++) {
             report_template(b, L->code, r->rel, NULL, 0, r->t[k].text, "beyond top K", r->t[k].id);
             free_tmpl(&r->t[k]);
@@ -534,7 +534,7 @@ static int select_relations(bctx *b, mt_err *e) {
             }
             all[n++] = (char *)rel;
         }
-    qsort(all, n, sizeof *all, cmp_names);
+    if (n > 1) qsort(all, n, sizeof *all, cmp_names);
     b->rels = calloc(n ? n : 1, sizeof *b->rels);
     if (!b->rels) {
         free(all);
@@ -697,7 +697,7 @@ static int tuple_row(bctx *b, void *vctx, const char *file, long line, json_t *j
 
 /* Sorts and removes repeated keys (keeping the first read). Returns the number removed. */
 static long sort_dedupe(tupv *v) {
-    qsort(v->v, v->n, sizeof *v->v, tup_cmp);
+    if (v->n > 1) qsort(v->v, v->n, sizeof *v->v, tup_cmp);
     long w = 0, removed = 0;
     for (long i = 0; i < v->n; i++) {
         if (w > 0 && !tup_cmp_key(&v->v[w - 1], v->v[i].rel, v->v[i].sub, v->v[i].obj)) {
@@ -771,7 +771,7 @@ static int load_tuples(bctx *b, int l, mt_err *e) {
             v->v[v->n++] = t;
             lt->tuples_from_mlama++;
         }
-        qsort(v->v, v->n, sizeof *v->v, tup_cmp);
+        if (v->n > 1) qsort(v->v, v->n, sizeof *v->v, tup_cmp);
     }
     return MT_OK;
 }

@@ -140,7 +140,7 @@ int mt_data_stats(const char *path, json_t **out, mt_err *e) {
     s.min_q = -1;
     int rc = mt_data_each_line(path, stats_line, &s, e);
     if (!rc) {
-        qsort(s.rs, s.nr, sizeof *s.rs, by_rel);
+        if (s.nr > 1) qsort(s.rs, s.nr, sizeof *s.rs, by_rel);
         json_t *j = json_object();
         json_object_set_new(j, "file", json_string(path));
         json_object_set_new(j, "facts", json_integer(s.facts));
