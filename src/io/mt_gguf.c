@@ -12,8 +12,9 @@
  *
  * Block layouts and dequantization follow ggml's ggml-common.h and ggml-quants.c
  * (dequantize_row_*); the arithmetic is ordered as in gguf-py's gguf.quants, with products
- * kept in separate statements so no compiler fuses them into an FMA, which makes the result
- * bit-identical to that reference. Bytes are read one by one (data in the metadata part is
+ * kept in separate statements so that default compiler settings (GCC in ISO C mode does not
+ * contract, clang contracts only within one expression) fuse none of them into an FMA: the
+ * result is then bit-identical to that reference (-ffp-contract=fast would break this). Bytes are read one by one (data in the metadata part is
  * unaligned), never through cast pointers. */
 #include "mt_gguf.h"
 
