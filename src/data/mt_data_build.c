@@ -54,6 +54,8 @@ typedef struct tmpl {
     char *text, *key, *id;
     int tier, human, y_final, sources;
     long order;
+    char *file; /* where the kept variant was read (for the report) */
+    long line;
 } tmpl;
 
 typedef struct relt {
@@ -348,16 +350,21 @@ static int add_template(bctx *b, langt *lt, const char *rel, const char *raw, in
         t->sources |= src;
         t->human |= human;
         if (tier < t->tier) { /* the better-ranked variant's text and id win */
-            report_template(b, lang, rel, NULL, 0, t->text, "duplicate", idbuf);
-            char *nid = mt_strdup(idbuf);
-            if (!nid) {
+            report_template(b, lang, rel, t->file, t->line, t->text, "duplicate", idbuf);
+            char *nid = mt_strdup(idbuf), *nfile = mt_strdup(file);
+            if (!nid || !nfile) {
+                free(nid);
+                free(nfile);
                 rc = mt_fail(e, MT_ENOMEM, "out of memory");
                 goto done;
             }
             free(t->text);
             free(t->id);
+            free(t->file);
             t->text = text;
             t->id = nid;
+            t->file = nfile;
+            t->line = line;
             text = NULL;
             t->tier = tier;
             t->y_final = mt_data_y_final(t->text);
@@ -377,11 +384,13 @@ static int add_template(bctx *b, langt *lt, const char *rel, const char *raw, in
         r->cap = c;
     }
     id = mt_strdup(idbuf);
-    if (!id) {
+    char *fcopy = mt_strdup(file);
+    if (!id || !fcopy) {
+        free(fcopy);
         rc = mt_fail(e, MT_ENOMEM, "out of memory");
         goto done;
     }
-    r->t[r->n++] = (tmpl){text, key, id, tier, human, mt_data_y_final(text), src, lt->order++};
+    r->t[r->n++] = (tmpl){text, key, id, tier, human, mt_data_y_final(text), src, lt->order++, fcopy, line};
     text = key = id = NULL;
 done:
     free(text);
@@ -434,6 +443,7 @@ static void free_tmpl(tmpl *t) {
     free(t->text);
     free(t->key);
     free(t->id);
+    free(t->file);
 }
 
 static int load_templates(bctx *b, langt *lt, mt_err *e) {
@@ -493,7 +503,7 @@ static int load_templates(bctx *b, langt *lt, mt_err *e) {
         relt *r = &lt->r[i];
         if (r->n > 1) qsort(r->t, r->n, sizeof *r->t, by_rank);
         for (int k = b->o->max_templates; k < r->n; k++) {
-            report_template(b, L->code, r->rel, NULL, 0, r->t[k].text, "beyond top K", r->t[k].id);
+            report_template(b, L->code, r->rel, r->t[k].file, r->t[k].line, r->t[k].text, "beyond top K", r->t[k].id);
             free_tmpl(&r->t[k]);
         }
         if (r->n > b->o->max_templates) r->n = b->o->max_templates;
@@ -561,8 +571,8 @@ static int select_relations(bctx *b, mt_err *e) {
                 relt *r = find_relt(&b->lt[l], all[k]);
                 if (r)
                     for (int i = 0; i < r->n; i++)
-                        report_template(b, b->lt[l].L->code, r->rel, NULL, 0, r->t[i].text, "relation dropped",
-                                        r->t[i].id);
+                        report_template(b, b->lt[l].L->code, r->rel, r->t[i].file, r->t[i].line, r->t[i].text,
+                                        "relation dropped", r->t[i].id);
             }
             continue;
         }
