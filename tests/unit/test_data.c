@@ -4,6 +4,7 @@
  * with a fake scorer and with the random-weight test model tests/golden/models/bert. */
 #include <dirent.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
