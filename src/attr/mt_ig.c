@@ -182,7 +182,7 @@ int mt_ig_attribute(const mt_model *m, const mt_query *q, const mt_ig_opts *o, m
         rc = mt_fail(e, MT_ENOMEM, "out of memory");
         goto done;
     }
-    if ((rc = mt_run_new(m, TM, M, &r, e))) goto done;
+    if ((rc = mt_run_new(m, TM, M, &r, e)) || (rc = mt_run_set_neuron(m, r, o->neuron, e))) goto done;
     double fl = 0;
     const int causal = c->causal;
     for (int t = 0; t < q->n_answer && !rc; t++) {

@@ -18,6 +18,7 @@ typedef struct mt_ig_opts {
     mt_multiplier multiplier;
     int logprob;        /* target: 0 = probability, 1 = log-probability */
     int layer_lo, layer_hi; /* layers [lo, hi) to attribute; hi = 0 means all */
+    mt_neuron neuron;       /* the patch point; default: the down projection's input */
 } mt_ig_opts;
 
 void mt_ig_opts_default(mt_ig_opts *o);

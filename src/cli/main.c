@@ -4,7 +4,8 @@
  *   matrice predict   --model DIR --query Q [--top K]
  *   matrice attribute --model DIR --query Q --answer A [--method kn|amig] [--steps M]
  *                     [--target prob|logprob] [--multiplier delta|activation]
- *                     [--baseline zero|amig] [--top N] [--scores OUT.npy]
+ *                     [--baseline zero|amig] [--neuron down_input|gate|up|pre_act]
+ *                     [--top N] [--scores OUT.npy]
  *
  * Results go to stdout as one JSON document; errors to stderr as one line; exit status 0 on
  * success, 2 on a usage error, 1 on any other failure. */
@@ -35,7 +36,7 @@ static const char *usage_text =
     "  predict   --model DIR --query \"Paris is the capital of [Y] .\" [--top K]\n"
     "  attribute --model DIR --query Q --answer A [--method kn|amig] [--steps M]\n"
     "            [--target prob|logprob] [--multiplier delta|activation] [--baseline zero|amig]\n"
-    "            [--top N] [--scores OUT.npy]\n"
+    "            [--neuron down_input|gate|up|pre_act] [--top N] [--scores OUT.npy]\n"
     "  version\n";
 
 /* ---------------------------------------------------------------- options */
@@ -227,7 +228,7 @@ static int cmp_score_desc(const void *a, const void *b, void *scores) {
 static int cmd_attribute(int argc, char **argv) {
     opt o[] = {{"model", NULL, 0},      {"query", NULL, 0},  {"answer", NULL, 0}, {"method", NULL, 0},
                {"steps", NULL, 0},      {"target", NULL, 0}, {"multiplier", NULL, 0}, {"baseline", NULL, 0},
-               {"top", NULL, 0},        {"scores", NULL, 0}};
+               {"top", NULL, 0},        {"scores", NULL, 0}, {"neuron", NULL, 0}};
     int n = sizeof o / sizeof *o, rc = parse_opts("attribute", argc, argv, o, n);
     if (rc) return rc;
     const char *dir = get(o, n, "model"), *query = get(o, n, "query"), *answer = get(o, n, "answer");
@@ -255,6 +256,13 @@ static int cmd_attribute(int argc, char **argv) {
         else return usage_error("attribute", "--multiplier must be delta or activation, got", v);
     }
     if ((v = get(o, n, "steps")) && (rc = parse_int("attribute", "steps", v, 1, 10000, &opts.steps))) return rc;
+    if ((v = get(o, n, "neuron"))) {
+        const mt_neuron kinds[] = {MT_NEURON_DOWN_INPUT, MT_NEURON_GATE, MT_NEURON_UP, MT_NEURON_PRE_ACT};
+        size_t k = 0;
+        while (k < 4 && strcmp(v, mt_neuron_name(kinds[k]))) k++;
+        if (k == 4) return usage_error("attribute", "--neuron must be down_input, gate, up or pre_act, got", v);
+        opts.neuron = kinds[k];
+    }
     int top = 20;
     if ((v = get(o, n, "top")) && (rc = parse_int("attribute", "top", v, 0, 1 << 30, &top))) return rc;
     const char *scores_path = get(o, n, "scores");
@@ -307,7 +315,7 @@ static int cmd_attribute(int argc, char **argv) {
                                   opts.baseline == MT_BASELINE_AMIG ? "amig" : "zero", "multiplier",
                                   opts.multiplier == MT_MULT_DELTA ? "delta" : "activation", "target",
                                   opts.logprob ? "logprob" : "prob", "steps", opts.steps, "neuron",
-                                  "ffn_intermediate_post_activation"));
+                                  mt_neuron_name(opts.neuron)));
     for (int l = 0; l < L; l++)
         json_array_append_new(layers, json_pack("{s:i, s:f, s:f, s:f, s:f}", "layer", l, "score_sum", res.score_sum[l],
                                                 "f_a", res.f_a[l], "f_b", res.f_b[l], "gap",

@@ -516,4 +516,4 @@ static int op_patch_grad(const void *impl, void *run, int layer, int pos, const 
 }
 
 const mt_model_ops mt_bert_ops = {"encoder", bert_load, bert_free, op_run_new, op_run_free, op_forward, op_ffn_act,
-                                  op_head_logits, op_forward_batch_acts, op_patch_grad};
+                                  op_head_logits, op_forward_batch_acts, NULL, op_patch_grad};

@@ -352,6 +352,8 @@ typedef struct {
 
 typedef struct {
     int max_T, max_B, T, d, f, kd, qd;
+    int neuron;  /* mt_neuron: which tensor ac[] holds and the patch replaces */
+    float **oc;  /* per layer [T, f]: the other factor of a gated neuron (u for gate, g for up) */
     /* base sequence caches: per layer K, V [T, kd], neuron a [T, f], mid [T, d]; final x [T, d] */
     float **kc, **vc, **ac, **midc, *xfinal;
     /* full-sequence scratch for N = max_B * max_T rows */
@@ -382,6 +384,7 @@ static size_t lay_run(dec_run *r, const mt_config *c, char *cur) {
         r->vc[l] = take(&cur, T * kd, &t);
         r->ac[l] = take(&cur, T * f, &t);
         r->midc[l] = take(&cur, T * d, &t);
+        r->oc[l] = take(&cur, T * f, &t);
     }
     r->xfinal = take(&cur, T * d, &t);
     float **full[] = {&r->sx, &r->sh, &r->so, &r->smid, &r->sf};
@@ -440,6 +443,7 @@ static void dec_run_free(void *run) {
     free(r->vc);
     free(r->ac);
     free(r->midc);
+    free(r->oc);
     free(r->ra);
     free(r->arena);
     free(r);
@@ -459,8 +463,9 @@ static int dec_run_new(const void *impl, int max_T, int max_B, void **out, size_
     const size_t L = c->n_layers;
     r->kc = calloc(L, sizeof(float *)), r->vc = calloc(L, sizeof(float *));
     r->ac = calloc(L, sizeof(float *)), r->midc = calloc(L, sizeof(float *));
+    r->oc = calloc(L, sizeof(float *));
     r->ra = calloc(L, sizeof(row_acts));
-    if (r->kc && r->vc && r->ac && r->midc && r->ra) {
+    if (r->kc && r->vc && r->ac && r->midc && r->oc && r->ra) {
         r->bytes = lay_run(r, c, NULL);
         r->arena = aligned_alloc(64, r->bytes);
     }
@@ -584,12 +589,17 @@ static int full_forward(const dec_model *m, dec_run *r, const int32_t *ids, int 
         if (cache) {
             memcpy(r->kc[l], r->sk, sizeof(float) * (size_t)T * kd);
             memcpy(r->vc[l], r->sv, sizeof(float) * (size_t)T * kd);
-            memcpy(r->ac[l], r->sa, sizeof(float) * (size_t)T * f);
+            const float *nv = r->neuron == MT_NEURON_GATE ? r->sg : r->neuron == MT_NEURON_DOWN_INPUT ? r->sa : r->su;
+            memcpy(r->ac[l], nv, sizeof(float) * (size_t)T * f);
+            if (r->neuron == MT_NEURON_GATE || r->neuron == MT_NEURON_UP)
+                memcpy(r->oc[l], r->neuron == MT_NEURON_GATE ? r->su : r->sg, sizeof(float) * (size_t)T * f);
             memcpy(r->midc[l], r->smid, sizeof(float) * (size_t)T * d);
         }
-        if (acts)
+        if (acts) {
+            const float *nv = r->neuron == MT_NEURON_GATE ? r->sg : r->neuron == MT_NEURON_DOWN_INPUT ? r->sa : r->su;
             for (int b = 0; b < B; b++)
-                memcpy(acts + ((size_t)b * c->n_layers + l) * f, r->sa + ((size_t)b * T + pos) * f, sizeof(float) * f);
+                memcpy(acts + ((size_t)b * c->n_layers + l) * f, nv + ((size_t)b * T + pos) * f, sizeof(float) * f);
+        }
     }
     if (cache) memcpy(r->xfinal, r->sx, sizeof(float) * (size_t)T * d);
     return MT_OK;
@@ -757,8 +767,23 @@ static int dec_patch_grad(const void *impl, void *run, int layer, int pos, const
     if (M < 1 || M > r->max_B) return mt_fail(e, MT_EINVAL, "%d patched rows exceed the run's %d", M, r->max_B);
     if (target < 0 || target >= V) return mt_fail(e, MT_EINVAL, "target id %d is outside the vocabulary", target);
     const dec_layer *w = &m->layers[layer];
-    /* patched layer: x' = mid[p] + Npf(W_down z + b) */
-    mt_matmul_fwd(r->pf, Z, w->down_w, w->down_b, M, f, d);
+    /* the neuron vector a from the patched tensor z (identity for the default patch point) */
+    const float *A = Z, *other = r->oc[layer] + (size_t)p * f;
+    const long Mf = (long)M * f;
+    if (r->neuron != MT_NEURON_DOWN_INPUT) {
+        float *a = r->sa; /* the full-sequence scratch is free during a patched pass */
+        if (r->neuron == MT_NEURON_UP) {
+            mt_act_fwd(r->dff2, other, f, c->act);
+            for (long i = 0; i < Mf; i++) a[i] = r->dff2[i % f] * Z[i];
+        } else {
+            mt_act_fwd(a, Z, Mf, c->act);
+            if (r->neuron == MT_NEURON_GATE)
+                for (long i = 0; i < Mf; i++) a[i] *= other[i % f];
+        }
+        A = a;
+    }
+    /* patched layer: x' = mid[p] + Npf(W_down a + b) */
+    mt_matmul_fwd(r->pf, A, w->down_w, w->down_b, M, f, d);
     float *out = layer + 1 < L ? r->ra[layer + 1].x : r->xtop;
     const float *ff = r->pf;
     if (gem) {
@@ -791,10 +816,33 @@ static int dec_patch_grad(const void *impl, void *run, int layer, int pos, const
     for (int l = L - 1; l > layer; l--) row_bwd(m, r, l, M, p);
     if (gem) mt_rmsnorm_bwd(r->dt, r->dx, r->pf, r->pfr, w->npf_w, M, d);
     mt_matmul_bwd_in(dZ, gem ? r->dt : r->dx, w->down_w, M, f, d, 0);
+    if (r->neuron == MT_NEURON_UP) { /* da/dz = act(g) */
+        mt_act_fwd(r->dff2, other, f, c->act);
+        for (long i = 0; i < Mf; i++) dZ[i] *= r->dff2[i % f];
+    } else if (r->neuron != MT_NEURON_DOWN_INPUT) { /* da/dz = act'(z) (* u for the gate) */
+        if (r->neuron == MT_NEURON_GATE)
+            for (long i = 0; i < Mf; i++) dZ[i] *= other[i % f];
+        mt_act_bwd(dZ, dZ, Z, Mf, c->act);
+    }
     for (size_t i = 0; i < (size_t)M * f; i++)
         if (!isfinite(dZ[i])) return mt_fail(e, MT_ENUMERIC, "layer %d: non-finite gradient at the FFN activation", layer);
     return MT_OK;
 }
 
+static int dec_set_neuron(const void *impl, void *run, int kind, mt_err *e) {
+    const dec_model *m = impl;
+    dec_run *r = run;
+    int gated = m->cfg.gated;
+    if ((kind == MT_NEURON_GATE || kind == MT_NEURON_UP) && !gated)
+        return mt_fail(e, MT_EINVAL, "neuron '%s' needs a gated FFN; %s has none (use pre_act)",
+                       mt_neuron_name((mt_neuron)kind), mt_arch_name(m->cfg.arch));
+    if (kind == MT_NEURON_PRE_ACT && gated)
+        return mt_fail(e, MT_EINVAL, "neuron 'pre_act' is for non-gated FFNs; %s is gated (use gate or up)",
+                       mt_arch_name(m->cfg.arch));
+    r->neuron = kind;
+    r->T = 0; /* the cache must be rebuilt by mt_forward */
+    return MT_OK;
+}
+
 const mt_model_ops mt_decoder_ops = {"decoder", dec_load, dec_free, dec_run_new, dec_run_free, dec_forward, dec_ffn_act,
-                                     dec_head_logits, dec_forward_batch_acts, dec_patch_grad};
+                                     dec_head_logits, dec_forward_batch_acts, dec_set_neuron, dec_patch_grad};

@@ -106,3 +106,21 @@ int mt_patch_grad(const mt_model *m, mt_run *r, int layer, int pos, const float 
                   int logprob, float *F, float *dZ, mt_err *e) {
     return m->ops->patch_grad(m->impl, r->impl, layer, pos, Z, M, target, logprob, F, dZ, e);
 }
+
+const char *mt_neuron_name(mt_neuron kind) {
+    switch (kind) {
+    case MT_NEURON_DOWN_INPUT: return "down_input";
+    case MT_NEURON_GATE: return "gate";
+    case MT_NEURON_UP: return "up";
+    case MT_NEURON_PRE_ACT: return "pre_act";
+    }
+    return "?";
+}
+
+int mt_run_set_neuron(const mt_model *m, mt_run *r, mt_neuron kind, mt_err *e) {
+    if (kind == MT_NEURON_DOWN_INPUT && !m->ops->set_neuron) return MT_OK;
+    if (!m->ops->set_neuron)
+        return mt_fail(e, MT_EUNSUPPORTED, "neuron '%s' is not available for %s models (down_input only)",
+                       mt_neuron_name(kind), m->ops->family);
+    return m->ops->set_neuron(m->impl, r->impl, kind, e);
+}

@@ -26,6 +26,16 @@ int mt_run_new(const mt_model *m, int max_T, int max_B, mt_run **out, mt_err *e)
 void mt_run_free(mt_run *r);
 size_t mt_run_bytes(const mt_run *r);
 
+/* Which tensor is "the neuron" (the patch point). The default is the input of the FFN's down
+ * projection: act(gate x) * up x for gated FFNs, act(W1 x + b) otherwise (METHOD.md). The
+ * others reproduce peers' conventions on decoder models: the gate projection before its
+ * activation (EasyEdit, DKN), the up projection (disentangleKNs), the pre-activation of a
+ * non-gated FFN (GPT-2 c_fc / BLOOM dense_h_to_4h in EleutherAI's and AMIG's code). */
+typedef enum { MT_NEURON_DOWN_INPUT, MT_NEURON_GATE, MT_NEURON_UP, MT_NEURON_PRE_ACT } mt_neuron;
+/* Sets the patch point for the next mt_forward on r; fails on a kind the model lacks. */
+int mt_run_set_neuron(const mt_model *m, mt_run *r, mt_neuron kind, mt_err *e);
+const char *mt_neuron_name(mt_neuron kind);
+
 /* Unpatched forward of one sequence (types may be NULL: all zero). */
 int mt_forward(const mt_model *m, mt_run *r, const int32_t *ids, const int32_t *types, int T, mt_err *e);
 /* After mt_forward: layer's FFN intermediate activation at pos (d_ff floats, owned by r). */

@@ -16,6 +16,7 @@ typedef struct mt_model_ops {
     int (*head_logits)(const void *impl, void *run, int pos, float *logits, mt_err *e);
     int (*forward_batch_acts)(const void *impl, void *run, const int32_t *ids, const int32_t *types, int B, int T,
                               int pos, float *acts, mt_err *e);
+    int (*set_neuron)(const void *impl, void *run, int kind, mt_err *e); /* NULL: default only */
     int (*patch_grad)(const void *impl, void *run, int layer, int pos, const float *Z, int M, int32_t target,
                       int logprob, float *F, float *dZ, mt_err *e);
 } mt_model_ops;

@@ -237,6 +237,61 @@ int main(void) {
         for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) run_case(m, dir, cases[k], 1);
         mt_model_free(m);
     }
+    /* The peers' patch points (gate, up, pre-activation): the patched pass at the real value
+     * reproduces the model's probability, and its gradient matches finite differences. */
+    struct { const char *model; mt_neuron kind; } alt[] = {
+        {"causal/llama", MT_NEURON_GATE}, {"causal/llama", MT_NEURON_UP}, {"causal/gemma3", MT_NEURON_GATE},
+        {"causal/gpt2", MT_NEURON_PRE_ACT}, {"causal/bloom", MT_NEURON_PRE_ACT}};
+    for (size_t i = 0; i < sizeof alt / sizeof *alt; i++) {
+        char dir[256], path[300];
+        snprintf(dir, sizeof dir, GOLD "/%s", alt[i].model);
+        snprintf(path, sizeof path, "%s/single.json", dir);
+        json_error_t je;
+        json_t *j = json_load_file(path, 0, &je);
+        mt_model *m = NULL;
+        mt_err e;
+        if (!j || mt_model_load(dir, &m, &e)) {
+            CHECK(0, "%s: cannot load", dir);
+            json_decref(j);
+            continue;
+        }
+        int T, na;
+        int32_t *ids = int_array(json_object_get(j, "ids"), &T), *ans = int_array(json_object_get(j, "answer_ids"), &na);
+        int pos = T - 1;
+        mt_query q = {ids, NULL, T, &pos, ans, 1, 0, NULL};
+        mt_run *r = NULL;
+        double want = json_real_value(json_array_get(json_object_get(j, "probs"), 0));
+        if (!mt_run_new(m, T, 4, &r, &e) && !mt_run_set_neuron(m, r, alt[i].kind, &e) &&
+            !mt_forward(m, r, ids, NULL, T, &e)) {
+            const mt_config *c = mt_model_config(m);
+            float *z = malloc(sizeof(float) * c->d_ff), *g = malloc(sizeof(float) * c->d_ff), F;
+            memcpy(z, mt_run_ffn_act(r, 1, pos), sizeof(float) * c->d_ff);
+            mt_patch_grad(m, r, 1, pos, z, 1, ans[0], 0, &F, g, &e);
+            CHECK(fabs(F - want) < 1e-5, "%s neuron %s: patched P at the real value %.7f, model %.7f", dir,
+                  mt_neuron_name(alt[i].kind), F, want);
+            free(z);
+            free(g);
+            check_fd(m, r, &q, dir);
+        } else
+            CHECK(0, "%s neuron %s: %s", dir, mt_neuron_name(alt[i].kind), e.msg);
+        mt_run_free(r);
+        free(ids);
+        free(ans);
+        json_decref(j);
+        mt_model_free(m);
+    }
+    /* kinds a model lacks are refused */
+    {
+        mt_model *m = NULL;
+        mt_run *r = NULL;
+        mt_err e;
+        if (!mt_model_load(GOLD "/causal/gpt2", &m, &e) && !mt_run_new(m, 4, 1, &r, &e))
+            CHECK(mt_run_set_neuron(m, r, MT_NEURON_GATE, &e) == MT_EINVAL && strstr(e.msg, "gated"),
+                  "gate on GPT-2 refused: %s", e.msg);
+        mt_run_free(r);
+        mt_model_free(m);
+    }
+
     /* GGUF twins written like llama.cpp's converter (tools/make_gguf_twins.py): the F32 twin must
      * pass every check of its safetensors original; the Q8_0 twin must stay close. */
     const char *twins[] = {"llama", "qwen2", "gemma3"};
