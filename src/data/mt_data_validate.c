@@ -333,7 +333,9 @@ int mt_data_validate(const char *path, int max_msgs, mt_data_problems *p, mt_err
     int rc = each_line_lenient(&v, e);
     if (!rc && v.header_ok && v.declared_facts >= 0 && v.declared_facts != p->facts)
         problem(&v, 1, "field 'counts.facts': says %ld but the file has %ld fact lines", v.declared_facts, p->facts);
-    if (!rc && v.header_ok && p->facts == 0) problem(&v, 0, "no fact lines after the header");
+    /* an empty benchmark is a problem, an empty filter result is not */
+    if (!rc && v.header_ok && p->facts == 0 && !json_object_get(v.header, "filter"))
+        problem(&v, 0, "no fact lines after the header");
     free(v.prev_rel);
     free(v.prev_sub);
     free(v.prev_obj);

@@ -685,6 +685,9 @@ static void test_filter(void) {
     CHECK(json_is_true(json_object_get(json_object_get(json_object_get(d, "langs"), "en"), "known")), "en known in the record");
     json_decref(d);
     CHECK(count_lines(out) == 1, "kept file: header only");
+    mt_data_problems p0;
+    CHECK(mt_data_validate(out, 10, &p0, &e) == MT_OK, "an empty filter result validates: %s", e.msg);
+    mt_data_problems_free(&p0);
     /* require any: en known -> all kept; the output validates and its header records the filter */
     CHECK(run_filter(in, out, 0, -1, 0, &info) == MT_OK && info.kept == 10 && info.dropped == 0, "require any: all kept");
     CHECK(count_lines(dropped) == 0, "nothing dropped");
