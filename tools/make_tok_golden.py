@@ -13,7 +13,19 @@ Layout, one folder per tokenizer:
 
 wordpiece/ and unigram/ are the two main tokenizers (model tests copy them): their vocabularies
 must not change once committed, so the main run only trains when they are missing.
-Needs: tokenizers, transformers (v5), sentencepiece, protobuf.
+
+BPE tokenizers (bpe_*; trained only when missing, like the two above; their expectations use the
+same strings plus BPE_EXTRA):
+    bpe_gpt2        GPT-2 style: ByteLevel pre-tokenizer (GPT-2 regex), legacy "a b" merges
+    bpe_qwen2       Qwen2 style: NFC, Split(Qwen2 regex, isolated) + ByteLevel(use_regex=false), no BOS
+    bpe_llama3      Llama-3 style: Split(Llama-3 regex) + ByteLevel, ignore_merges, BOS template
+    bpe_spm         Llama-2 style SentencePiece BPE with byte_fallback (sentencepiece-trained,
+                    converted by transformers' LlamaTokenizer), BOS template, [a, b] merges
+    bpe_spm_gemma   Gemma style (GemmaTokenizer conversion: Replace normalizer, no prefix space)
+Each also gets tokenizer.gguf, the same vocabulary as llama.cpp's converters write GGUF metadata
+(gpt2 + tokenizer.ggml.pre; llama + scores/token types, no merges), which matrice must load into
+the same ids; the run also reports how transformers' own GGUF tokenizer loading compares.
+Needs: tokenizers, transformers (v5), sentencepiece, protobuf, gguf.
 """
 import argparse
 import base64
@@ -340,6 +352,41 @@ def probe_tables():
     return sets, low
 
 
+def onig_sets():
+    """Code points Oniguruma (as tokenizers compiles Split/Replace regexes) matches with \\s, \\p{L}
+    and \\p{N}: one Split over a string of every code point, the removed chars are the matches."""
+    cps = [c for c in range(1, 0x110000) if not 0xD800 <= c <= 0xDFFF]
+    s = "".join(chr(c) for c in cps)
+    out = {}
+    for name, pat in (("s", r"\s"), ("L", r"\p{L}"), ("N", r"\p{N}")):
+        keep = bytearray(len(s))
+        for _, (a, b) in pre_tokenizers.Split(Regex(pat), "removed").pre_tokenize_str(s):
+            keep[a:b] = b"\x01" * (b - a)
+        out[name] = [cps[i] for i in range(len(s)) if not keep[i]]
+    return out
+
+
+def onig_class_fragments():
+    """PCRE2 class fragments for src/tok/pretok.c's rewriting: Oniguruma's \\s in full, and the
+    letters / numbers Oniguruma knows beyond Unicode 14 (PCRE2 10.42's tables, which are Python
+    3.11's unicodedata)."""
+    import unicodedata
+    sets = onig_sets()
+    lines = [""]
+
+    def frag(cps):
+        return "".join("\\\\x{%X}" % a if a == b else "\\\\x{%X}-\\\\x{%X}" % (a, b) for a, b in ranges(cps))
+    assert unicodedata.unidata_version == "14.0.0", unicodedata.unidata_version
+    for name, cat in (("L", "L"), ("N", "N")):
+        extra = [c for c in sets[name] if not unicodedata.category(chr(c)).startswith(cat)]
+        have = set(sets[name])
+        missing = [c for c in range(0x110000) if unicodedata.category(chr(c)).startswith(cat) and c not in have]
+        assert not missing, (name, missing[:10])  # only additions can be expressed as a union
+        lines.append("const char tok_onig_%s_extra[] = \"%s\";" % (name, frag(extra)))
+    lines.append("const char tok_onig_space[] = \"%s\";" % frag(sets["s"]))
+    return lines
+
+
 def ranges(cps):
     out = []
     for c in cps:
@@ -375,6 +422,7 @@ def write_unicode_tables(path):
         lines.append("    " + " ".join(ents[i:i + 4]))
     lines.append("};")
     lines.append("const int tok_uni_lower_n = %d;" % len(low))
+    lines += onig_class_fragments()
     with open(path, "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
 
@@ -617,6 +665,216 @@ def check_vocab_txt(name, strings):
         shutil.rmtree(tmp)
 
 
+# ----------------------------------------------------------------------------------------------
+# BPE tokenizers
+
+GPT2_RE = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+QWEN2_RE = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+LLAMA3_RE = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+
+BPE_EXTRA = [
+    "1234567890123 4567 89 00000000 3.14159265358979 2024-01-15",
+    "it's I'll we've they're I'm he'd don't IT'S WE'LL It'S O'Neil's",
+    "it'\u017f long s and 'K",
+    "def f(x):\n\treturn x  # comment\n\n\tif x:\n\t\tpass\r\n",
+    "    four spaces\tand\ttabs   \n  \n",
+    "\t\tindented\n    code\n",
+    "emoji \U0001F916\U0001F44D\U0001F3FD \U0001F1EF\U0001F1F5 \u2728 mixed \u65e5\u672c\u8a9e \u0440\u0443\u0441\u0441\u043a\u0438\u0439 \u0639\u0631\u0628\u064a",
+    "Mongolian vowel separator a\u180eb a \u180e b",
+    "Unicode 16: \u1c89\u1c8a\ua7cb \U000105c0\U000105c1 digits \U00010d40\U00010d41 \U000116d0",
+    "<|endoftext|> text <|im_start|>user\nhi<|im_end|>\n",
+    "<|begin_of_text|>Hello<|end_of_text|>",
+    "<s> <unk> </s> <bos><eos><pad><mask><start_of_turn>user<end_of_turn> <extra_ud>",
+    "NFC vs NFD: \u00e9 e\u0301 \u212b A\u030a \u1e9b\u0323",
+    "\u0120\u010a already byte-level chars \u0120hello",
+    "<0x41><0x0A> byte tokens as text",
+    " \n ",
+    "\r\n\r\n",
+    "x" * 300,
+    "ab" * 200,
+    "   leading and trailing   ",
+    "\u2581\u2581 metaspace \u2581x",
+]
+
+
+def bpe_strings():
+    out = test_strings()
+    seen = set(out)
+    for s in BPE_EXTRA:
+        if s not in seen:
+            seen.add(s)
+            out.append(s)
+    return out
+
+
+def train_bytelevel(lines, normalizer, pre, vocab_size, specials):
+    from tokenizers.models import BPE
+    from tokenizers.trainers import BpeTrainer
+    tok = Tokenizer(BPE())
+    if normalizer is not None:
+        tok.normalizer = normalizer
+    tok.pre_tokenizer = pre
+    trainer = BpeTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False,
+                         initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(lines, trainer)
+    tok.decoder = decoders.ByteLevel()
+    return tok
+
+
+def build_bpe_gpt2(lines, d):
+    tok = train_bytelevel(lines, None, pre_tokenizers.ByteLevel(add_prefix_space=False), 3300, ["<|endoftext|>"])
+    tok.post_processor = processors.ByteLevel(trim_offsets=False)
+    j = json.loads(tok.to_str())
+    j["model"]["merges"] = [a + " " + b for a, b in j["model"]["merges"]]  # GPT-2's legacy spelling
+    os.makedirs(d, exist_ok=True)
+    write_json(os.path.join(d, "tokenizer.json"), j, compact=True)
+
+
+def byte_split(regex):
+    return pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(regex), "isolated"),
+                                    pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+
+
+def build_bpe_qwen2(lines, d):
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    tok = train_bytelevel(lines, normalizers.NFC(), byte_split(QWEN2_RE), 3000, specials)
+    tok.post_processor = processors.ByteLevel(trim_offsets=False)
+    os.makedirs(d, exist_ok=True)
+    write_json(os.path.join(d, "tokenizer.json"), json.loads(tok.to_str()), compact=True)
+
+
+def build_bpe_llama3(lines, d):
+    specials = ["<|begin_of_text|>", "<|end_of_text|>"]
+    tok = train_bytelevel(lines, None, byte_split(LLAMA3_RE), 3000, specials)
+    bos = tok.token_to_id("<|begin_of_text|>")
+    tok.post_processor = processors.Sequence([
+        processors.ByteLevel(trim_offsets=False),
+        processors.TemplateProcessing(single="<|begin_of_text|> $A",
+                                      pair="<|begin_of_text|> $A <|begin_of_text|> $B:1",
+                                      special_tokens=[("<|begin_of_text|>", bos)])])
+    j = json.loads(tok.to_str())
+    j["model"]["ignore_merges"] = True
+    os.makedirs(d, exist_ok=True)
+    write_json(os.path.join(d, "tokenizer.json"), j, compact=True)
+
+
+def train_spm_bpe(lines, d, gemma):
+    """A SentencePiece BPE model with byte fallback (Llama-2 / Gemma trainer options), converted to
+    tokenizer.json by transformers (LlamaTokenizer / GemmaTokenizer); tokenizer.model is kept for
+    the GGUF metadata (scores, token types)."""
+    import sentencepiece as spm
+    from transformers import GemmaTokenizer, LlamaTokenizer
+    tmp = tempfile.mkdtemp()
+    try:
+        txt = os.path.join(tmp, "corpus.txt")
+        with open(txt, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+        opts = dict(input=txt, model_prefix=os.path.join(tmp, "spm"), vocab_size=4000, model_type="bpe",
+                    byte_fallback=True, split_digits=True, allow_whitespace_only_pieces=True,
+                    remove_extra_whitespaces=False, normalization_rule_name="identity", character_coverage=0.995,
+                    num_threads=1, shuffle_input_sentence=False, minloglevel=2)
+        if gemma:
+            opts.update(pad_id=0, eos_id=1, bos_id=2, unk_id=3, pad_piece="<pad>", eos_piece="<eos>",
+                        bos_piece="<bos>", unk_piece="<unk>", add_dummy_prefix=False,
+                        control_symbols=["<mask>", "<start_of_turn>", "<end_of_turn>"],
+                        user_defined_symbols=["<extra_ud>"])
+        spm.SentencePieceTrainer.train(**opts)
+        sdir = os.path.join(tmp, "hf")
+        os.makedirs(sdir)
+        shutil.copy(os.path.join(tmp, "spm.model"), os.path.join(sdir, "tokenizer.model"))
+        hf = (GemmaTokenizer if gemma else LlamaTokenizer).from_pretrained(sdir)
+        j = json.loads(hf.backend_tokenizer.to_str())
+        os.makedirs(d, exist_ok=True)
+        shutil.copy(os.path.join(tmp, "spm.model"), os.path.join(d, "tokenizer.model"))
+    finally:
+        shutil.rmtree(tmp)
+    assert j["model"]["type"] == "BPE" and j["model"]["byte_fallback"] and j["model"]["merges"]
+    bos = "<bos>" if gemma else "<s>"
+    j["model"]["unk_token"] = "<unk>"  # as the published Llama-2 / Gemma tokenizer.json files
+    j["post_processor"] = {"type": "TemplateProcessing",
+                           "single": [{"SpecialToken": {"id": bos, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+                           "pair": [{"SpecialToken": {"id": bos, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                                    {"SpecialToken": {"id": bos, "type_id": 1}}, {"Sequence": {"id": "B", "type_id": 1}}],
+                           "special_tokens": {bos: {"id": bos, "ids": [j["model"]["vocab"][bos]], "tokens": [bos]}}}
+    write_json(os.path.join(d, "tokenizer.json"), j, compact=True)
+
+
+BPE_BUILDERS = {
+    "bpe_gpt2": build_bpe_gpt2,
+    "bpe_qwen2": build_bpe_qwen2,
+    "bpe_llama3": build_bpe_llama3,
+    "bpe_spm": lambda lines, d: train_spm_bpe(lines, d, False),
+    "bpe_spm_gemma": lambda lines, d: train_spm_bpe(lines, d, True),
+}
+
+
+def write_gguf(name):
+    """tokenizer.gguf beside tokenizer.json: the metadata llama.cpp's converters would write."""
+    import gguf
+    d = os.path.join(OUT, name)
+    with open(os.path.join(d, "tokenizer.json"), encoding="utf-8") as f:
+        j = json.load(f)
+    path = os.path.join(d, "tokenizer.gguf")
+    if name.startswith("bpe_spm"):
+        from sentencepiece import sentencepiece_model_pb2 as pb
+        proto = pb.ModelProto()
+        with open(os.path.join(d, "tokenizer.model"), "rb") as f:
+            proto.ParseFromString(f.read())
+        gemma = name == "bpe_spm_gemma"
+        w = gguf.GGUFWriter(path, "gemma3" if gemma else "llama")
+        tokens = [p.piece for p in proto.pieces]
+        if gemma:  # Gemma GGUFs spell whitespace-run tokens with real spaces
+            tokens = [" " * len(t) if len(t) > 1 and set(t) == {"\u2581"} else t for t in tokens]
+        w.add_tokenizer_model("llama")
+        w.add_token_list(tokens)
+        w.add_token_scores([p.score for p in proto.pieces])
+        w.add_token_types([p.type for p in proto.pieces])  # sentencepiece's types are GGUF's
+        spec = proto.trainer_spec
+        w.add_bos_token_id(spec.bos_id)
+        w.add_eos_token_id(spec.eos_id)
+        w.add_unk_token_id(spec.unk_id)
+        if spec.pad_id >= 0:
+            w.add_pad_token_id(spec.pad_id)
+        w.add_add_bos_token(True)
+        w.add_add_eos_token(False)
+        w.add_add_space_prefix(not gemma)
+    else:
+        vocab = j["model"]["vocab"]
+        inv = sorted(vocab.items(), key=lambda kv: kv[1])
+        assert [i for _, i in inv] == list(range(len(inv)))
+        special = {a["id"] for a in j["added_tokens"] if a["special"]}
+        merges = j["model"]["merges"]
+        w = gguf.GGUFWriter(path, {"bpe_gpt2": "gpt2", "bpe_qwen2": "qwen2", "bpe_llama3": "llama"}[name])
+        w.add_tokenizer_model("gpt2")
+        w.add_tokenizer_pre({"bpe_gpt2": "gpt-2", "bpe_qwen2": "qwen2", "bpe_llama3": "llama-bpe"}[name])
+        w.add_token_list([t for t, _ in inv])
+        w.add_token_types([3 if i in special else 1 for _, i in inv])
+        w.add_token_merges([m if isinstance(m, str) else m[0] + " " + m[1] for m in merges])
+        first = {"bpe_gpt2": "<|endoftext|>", "bpe_qwen2": "<|endoftext|>", "bpe_llama3": "<|begin_of_text|>"}[name]
+        last = {"bpe_gpt2": "<|endoftext|>", "bpe_qwen2": "<|endoftext|>", "bpe_llama3": "<|end_of_text|>"}[name]
+        w.add_bos_token_id(vocab[first])
+        w.add_eos_token_id(vocab[last])
+        w.add_add_bos_token(name == "bpe_llama3")
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+def check_transformers_gguf(name, strings):
+    """How transformers' GGUF tokenizer loading compares with the tokenizer.json (informational: its
+    conversion drops Qwen2's NFC and Llama-3's ignore_merges; matrice follows the tokenizer.json)."""
+    try:
+        from transformers import AutoTokenizer
+        hf = AutoTokenizer.from_pretrained(os.path.join(OUT, name), gguf_file="tokenizer.gguf")
+    except Exception as ex:  # noqa: BLE001
+        print("%s: transformers cannot load tokenizer.gguf: %s" % (name, str(ex)[:200]))
+        return
+    tok = Tokenizer.from_file(os.path.join(OUT, name, "tokenizer.json"))
+    same = sum(hf.encode(s, add_special_tokens=True) == tok.encode(s, add_special_tokens=True).ids for s in strings)
+    print("%s: transformers' GGUF tokenizer gives the tokenizer.json ids on %d/%d strings" % (name, same, len(strings)))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--expect", action="store_true", help="only recompute expect.jsonl and variants")
@@ -649,11 +907,22 @@ def main():
         os.makedirs(os.path.join(OUT, name), exist_ok=True)
         write_json(os.path.join(OUT, name, "tokenizer.json"), j, compact=True)
 
-    strings = test_strings()
+    for name, build in BPE_BUILDERS.items():
+        if args.retrain or not os.path.exists(os.path.join(OUT, name, "tokenizer.json")):
+            if args.expect:
+                sys.exit("--expect needs the committed tokenizers")
+            lines = lines or corpus()
+            build(lines, os.path.join(OUT, name))
+        write_gguf(name)
+
+    strings, bstrings = test_strings(), bpe_strings()
     names = sorted(os.path.basename(p) for p in glob.glob(os.path.join(OUT, "*")) if os.path.isdir(p))
     for name in names:
-        write_expect(name, strings)
-        print("%s: %d strings" % (name, len(strings)))
+        ss = bstrings if name.startswith("bpe_") else strings
+        write_expect(name, ss)
+        print("%s: %d strings" % (name, len(ss)))
+    for name in BPE_BUILDERS:
+        check_transformers_gguf(name, bstrings)
     for name in ("wordpiece", "wordpiece_uncased"):
         check_vocab_txt(name, strings)
 

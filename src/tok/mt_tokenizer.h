@@ -1,6 +1,7 @@
-/* Tokenizers that reproduce HuggingFace `tokenizers` exactly: tokenizer.json with WordPiece and
- * Unigram models (BPE later), added tokens, normalizers, pre-tokenizers, post-processors; and
- * BERT's vocab.txt + tokenizer_config.json as a fallback. */
+/* Tokenizers that reproduce HuggingFace `tokenizers` exactly: tokenizer.json with WordPiece,
+ * Unigram and BPE models (byte-level and SentencePiece-style), added tokens, normalizers,
+ * pre-tokenizers, post-processors; BERT's vocab.txt + tokenizer_config.json as a fallback; and
+ * GGUF tokenizer metadata. */
 #ifndef MT_TOKENIZER_H
 #define MT_TOKENIZER_H
 
@@ -15,6 +16,14 @@ void mt_tok_free(mt_tokenizer *t);
 /* The BERT fallback explicitly: vocab.txt (id = line number) and optional tokenizer_config.json
  * (do_lower_case, default true; strip_accents; tokenize_chinese_chars; *_token names). */
 int mt_tok_load_vocab(const char *vocab_txt, const char *config_json, mt_tokenizer **out, mt_err *e);
+
+/* A tokenizer from a GGUF file's metadata (tokenizer.ggml.model "gpt2": byte-level BPE with the
+ * split regex tokenizer.ggml.pre names; "llama": SentencePiece-style BPE with byte fallback, merges
+ * derived from the vocabulary when the file has none), built to encode like the model's HF
+ * tokenizer; see src/tok/tok_gguf.c. mt_tok_load also accepts a path ending in ".gguf". */
+int mt_tok_load_gguf(const char *path, mt_tokenizer **out, mt_err *e);
+struct mt_gguf;
+int mt_tok_from_gguf(const struct mt_gguf *g, mt_tokenizer **out, mt_err *e);
 
 /* Encodes UTF-8 text like HF `tokenizer.encode(text, add_special_tokens=...)`.
  * *ids is malloc'ed (caller frees), *n its length. Invalid UTF-8 fails with MT_EINVAL. */

@@ -1,5 +1,5 @@
 /* Normalizers of HF tokenizers (normalizers/<name>.rs): BertNormalizer, NFC/NFD/NFKC/NFKD, Lowercase,
- * Strip, StripAccents, Replace, Prepend, Nmt, Precompiled, Sequence. Each maps a string to a
+ * Strip, StripAccents, Replace, Prepend, Nmt, Precompiled, ByteLevel, Sequence. Each maps a string to a
  * string; offsets are not tracked (matrice needs ids only). */
 #include "tok_internal.h"
 
@@ -10,7 +10,7 @@
 
 enum {
     N_BERT = 1, N_NFC, N_NFD, N_NFKC, N_NFKD, N_LOWER, N_STRIP, N_STRIP_ACCENTS, N_REPLACE, N_PREPEND, N_NMT,
-    N_PRECOMPILED, N_SEQUENCE
+    N_PRECOMPILED, N_SEQUENCE, N_BYTELEVEL
 };
 
 struct tok_norm {
@@ -341,6 +341,13 @@ int tok_norm_apply(const tok_norm *nm, const tok_nstr *in, size_t base, tok_nstr
         for (size_t i = 0; i < in->n; i++) tok_nstr_push(out, in->cp[i], in->al[i]);
         break;
     case N_NMT: nmt(in, out); break;
+    case N_BYTELEVEL: /* normalizers/byte_level.rs: every UTF-8 byte -> its bytes_to_unicode char */
+        for (size_t i = 0; i < in->n; i++) {
+            char u[4];
+            int k = tok_utf8_enc(in->cp[i], u);
+            for (int j = 0; j < k; j++) tok_nstr_push(out, tok_byte_char((unsigned char)u[j]), in->al[i]);
+        }
+        break;
     case N_PRECOMPILED:
         if (nm->pc) rc = tok_precompiled_apply(nm->pc, in, base, out);
         else
@@ -441,6 +448,8 @@ int tok_norm_parse(const json_t *j, const char *what, const char *field, tok_nor
         nm->type = N_STRIP_ACCENTS;
     } else if (!strcmp(type, "Nmt")) {
         nm->type = N_NMT;
+    } else if (!strcmp(type, "ByteLevel")) {
+        nm->type = N_BYTELEVEL;
     } else if (!strcmp(type, "Strip")) {
         nm->type = N_STRIP;
         nm->left = nm->right = 1;

@@ -243,30 +243,62 @@ static char *wp_cleanup(const char *s) {
     return cur;
 }
 
-/* GPT-2 bytes_to_unicode inverse: code point -> byte, or -1. */
-static int bytelevel_byte(uint32_t c) {
-    if ((c >= '!' && c <= '~') || (c >= 0xA1 && c <= 0xAC) || (c >= 0xAE && c <= 0xFF)) return (int)c;
-    int k = 0;
-    for (int b = 0; b < 256; b++) {
-        if ((b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF)) continue;
-        if ((uint32_t)(256 + k) == c) return b;
-        k++;
-    }
+/* "<0xXX>" as ByteFallback reads it: u8::from_str_radix(&t[3..5], 16), so lowercase hex and
+ * "+X" pass too. */
+static int hexval(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     return -1;
 }
 
 static int is_byte_token(const char *t, unsigned char *out) {
     if (strlen(t) != 6 || strncmp(t, "<0x", 3) || t[5] != '>') return 0;
-    unsigned v = 0;
-    for (int i = 3; i < 5; i++) {
-        char c = t[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
-        else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
-        else return 0;
-    }
-    *out = (unsigned char)v;
+    int hi = t[3] == '+' ? 0 : hexval(t[3]), lo = hexval(t[4]);
+    if (hi < 0 || lo < 0) return 0;
+    *out = (unsigned char)(hi * 16 + lo);
     return 1;
+}
+
+/* String::from_utf8_lossy: each maximal invalid subpart becomes one U+FFFD; U+0000 is dropped
+ * (a C string). */
+static void utf8_lossy(tok_buf *out, const unsigned char *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            if (c) tok_buf_putc(out, (char)c);
+            i++;
+            continue;
+        }
+        int need;
+        unsigned char lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF) need = 1;
+        else if (c >= 0xE0 && c <= 0xEF) {
+            need = 2;
+            if (c == 0xE0) lo = 0xA0;
+            if (c == 0xED) hi = 0x9F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            need = 3;
+            if (c == 0xF0) lo = 0x90;
+            if (c == 0xF4) hi = 0x8F;
+        } else {
+            tok_buf_put(out, "\xef\xbf\xbd", 3);
+            i++;
+            continue;
+        }
+        size_t j = i + 1;
+        int got = 0;
+        while (got < need && j < n) {
+            unsigned char d = s[j];
+            if (got == 0 ? (d < lo || d > hi) : (d < 0x80 || d > 0xBF)) break;
+            j++;
+            got++;
+        }
+        if (got == need) tok_buf_put(out, (const char *)s + i, j - i);
+        else tok_buf_put(out, "\xef\xbf\xbd", 3);
+        i = j;
+    }
 }
 
 /* Applies d to toks[0..*n) in place (strings owned by the array). Returns 0 or MT_ENOMEM. */
@@ -288,6 +320,41 @@ static int dec_chain(const tok_dec *d, char **toks, int *n) {
         tok_buf_free(&b);
         *n = 1;
         return toks[0] ? MT_OK : MT_ENOMEM;
+    }
+    case D_BYTELEVEL: { /* decoders/byte_level.rs: all tokens to bytes, then one lossy string */
+        tok_buf raw = {0}, txt = {0};
+        for (int i = 0; i < *n; i++) {
+            const char *t = toks[i];
+            size_t len = strlen(t), q = 0, start = raw.n;
+            int all = 1;
+            while (q < len) {
+                uint32_t c;
+                int k = tok_utf8_dec(t + q, len - q, &c);
+                int by = tok_char_byte(c);
+                if (by < 0) {
+                    all = 0;
+                    break;
+                }
+                tok_buf_putc(&raw, (char)by);
+                q += (size_t)k;
+            }
+            if (!all) { /* a char outside the byte alphabet: the token's own bytes */
+                raw.n = start;
+                tok_buf_put(&raw, t, len);
+            }
+            free(toks[i]);
+        }
+        tok_buf_put(&txt, "", 0);
+        utf8_lossy(&txt, (const unsigned char *)tok_buf_str(&raw), raw.n);
+        *n = 1;
+        toks[0] = (raw.oom || txt.oom) ? NULL : mt_strdup(tok_buf_str(&txt));
+        tok_buf_free(&raw);
+        tok_buf_free(&txt);
+        if (!toks[0]) {
+            *n = 0;
+            return MT_ENOMEM;
+        }
+        return MT_OK;
     }
     case D_BYTEFALLBACK: {
         int w = 0;
@@ -375,38 +442,6 @@ static int dec_chain(const tok_dec *d, char **toks, int *n) {
                 memcpy(r, t + a, b - a);
                 r[b - a] = 0;
             }
-            break;
-        }
-        case D_BYTELEVEL: {
-            tok_buf b = {0};
-            size_t q = 0, len = strlen(t);
-            tok_buf_put(&b, "", 0);
-            while (q < len) {
-                uint32_t c;
-                int k = tok_utf8_dec(t + q, len - q, &c);
-                int by = bytelevel_byte(c);
-                if (by > 0) tok_buf_putc(&b, (char)by); /* a 0 byte is dropped (C string) */
-                else if (by < 0) tok_buf_put(&b, t + q, (size_t)k);
-                q += (size_t)k;
-            }
-            /* invalid UTF-8 from partial bytes becomes U+FFFD, as String::from_utf8_lossy */
-            tok_buf c = {0};
-            tok_buf_put(&c, "", 0);
-            const char *s = tok_buf_str(&b);
-            size_t off = 0;
-            while (off < b.n) {
-                size_t bad = tok_utf8_check(s + off, b.n - off);
-                if (bad == (size_t)-1) {
-                    tok_buf_put(&c, s + off, b.n - off);
-                    break;
-                }
-                tok_buf_put(&c, s + off, bad);
-                tok_buf_put(&c, "\xef\xbf\xbd", 3);
-                off += bad + 1;
-            }
-            r = (b.oom || c.oom) ? NULL : mt_strdup(tok_buf_str(&c));
-            tok_buf_free(&b);
-            tok_buf_free(&c);
             break;
         }
         }

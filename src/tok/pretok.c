@@ -1,7 +1,14 @@
 /* Pre-tokenizers of HF tokenizers (pre_tokenizers/<name>.rs): BertPreTokenizer, Whitespace,
- * WhitespaceSplit, Punctuation, Digits, CharDelimiterSplit, Metaspace, Split, Sequence; and the
- * PCRE2 regex helpers shared with the Replace normalizer (tokenizers uses Oniguruma; the patterns
- * found in tokenizer.json files mean the same in PCRE2 with UTF + UCP). */
+ * WhitespaceSplit, Punctuation, Digits, CharDelimiterSplit, Metaspace, Split, ByteLevel, Sequence;
+ * and the PCRE2 regex helpers shared with the Replace normalizer.
+ *
+ * tokenizers compiles patterns with Oniguruma (Ruby syntax); the patterns found in tokenizer.json
+ * files (GPT-2, Llama-3, Qwen2: \p{L}, \p{N}, \s, (?i:'s|...), lookahead) mean the same in PCRE2
+ * with UTF + UCP, except for the character sets: Oniguruma's \s is Unicode White_Space (PCRE2's
+ * adds U+180E), and its \p{L} / \p{N} follow Unicode 16 (PCRE2 10.42: Unicode 14). So \s, \S,
+ * \p{L}, \p{N}, \P{L}, \P{N} are rewritten into explicit classes (tables generated from the
+ * installed tokenizers in tok_unitab.c); \S, \P{L}, \P{N} inside a [class] and other escapes
+ * (\w, \d, \h -- a hex digit in Oniguruma --, \p{Lu}, ...) keep PCRE2's meaning. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "tok_internal.h"
 
@@ -10,7 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { P_BERT = 1, P_WHITESPACE, P_WSSPLIT, P_PUNCT, P_DIGITS, P_CHARDELIM, P_METASPACE, P_SPLIT, P_SEQUENCE };
+enum { P_BERT = 1, P_WHITESPACE, P_WSSPLIT, P_PUNCT, P_DIGITS, P_CHARDELIM, P_METASPACE, P_SPLIT, P_SEQUENCE,
+       P_BYTELEVEL };
+
+/* pre_tokenizers/byte_level.rs */
+static const char gpt2_pattern[] = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 enum { PREPEND_ALWAYS, PREPEND_FIRST, PREPEND_NEVER };
 
 struct tok_pretok {
@@ -20,8 +31,9 @@ struct tok_pretok {
     uint32_t delim;     /* CharDelimiterSplit */
     char repl[8];       /* Metaspace replacement (UTF-8) */
     int prepend, split; /* Metaspace */
-    void *re;           /* Split */
+    void *re;           /* Split; ByteLevel with use_regex */
     int invert;         /* Split */
+    int add_prefix;     /* ByteLevel add_prefix_space */
     tok_pretok **seq;
     int nseq;
 };
@@ -42,11 +54,86 @@ tok_pretok *tok_pretok_bert(void) {
 
 /* ---- regex ---- */
 
+/* Rewrites the escapes whose sets differ between Oniguruma and PCRE2 (see the top of the file).
+ * Returns a malloc'ed pattern, or NULL on OOM. */
+static char *onig_rewrite(const char *p) {
+    tok_buf b = {0};
+    int in_class = 0;
+    size_t n = strlen(p), i = 0;
+    tok_buf_put(&b, "", 0);
+    while (i < n) {
+        char c = p[i];
+        if (c == '\\' && i + 1 < n) {
+            char d = p[i + 1];
+            if (d == 'Q') { /* \Q...\E: literal */
+                const char *end = strstr(p + i + 2, "\\E");
+                size_t stop = end ? (size_t)(end - p) + 2 : n;
+                tok_buf_put(&b, p + i, stop - i);
+                i = stop;
+                continue;
+            }
+            const char *set = NULL;
+            size_t len = 2;
+            int neg = 0;
+            if (d == 's' || d == 'S') {
+                set = tok_onig_space;
+                neg = d == 'S';
+            } else if (d == 'p' || d == 'P') {
+                neg = d == 'P';
+                if (i + 2 < n && (p[i + 2] == 'L' || p[i + 2] == 'N')) len = 3;
+                else if (i + 4 < n && p[i + 2] == '{' && (p[i + 3] == 'L' || p[i + 3] == 'N') && p[i + 4] == '}') len = 5;
+                else len = 0;
+                if (len) set = p[i + len - 2] == 'L' || p[i + len - 1] == 'L' ? tok_onig_L_extra : tok_onig_N_extra;
+                if (len == 0) len = 2;
+            }
+            if (set && !(neg && in_class)) {
+                int prop = d == 'p' || d == 'P';
+                if (!in_class) tok_buf_put(&b, neg ? "[^" : "[", neg ? 2 : 1);
+                if (prop) tok_buf_put(&b, set == tok_onig_L_extra ? "\\p{L}" : "\\p{N}", 5);
+                tok_buf_put(&b, set, strlen(set));
+                if (!in_class) tok_buf_putc(&b, ']');
+                i += len;
+                continue;
+            }
+            tok_buf_put(&b, p + i, 2);
+            i += 2;
+            continue;
+        }
+        if (!in_class && c == '[') {
+            in_class = 1;
+            tok_buf_putc(&b, c);
+            i++;
+            if (i < n && p[i] == '^') tok_buf_putc(&b, p[i++]);
+            if (i < n && p[i] == ']') tok_buf_putc(&b, p[i++]); /* a leading ] is literal */
+            continue;
+        }
+        if (in_class && c == '[' && i + 1 < n && p[i + 1] == ':') { /* [:alpha:] */
+            const char *end = strstr(p + i + 2, ":]");
+            size_t stop = end ? (size_t)(end - p) + 2 : i + 1;
+            tok_buf_put(&b, p + i, stop - i);
+            i = stop;
+            continue;
+        }
+        if (in_class && c == ']') in_class = 0;
+        tok_buf_putc(&b, c);
+        i++;
+    }
+    char *r = b.oom ? NULL : mt_strdup(tok_buf_str(&b));
+    tok_buf_free(&b);
+    return r;
+}
+
 void *tok_regex_compile(const char *pattern, int literal, const char *what, const char *field, mt_err *e) {
     int err;
     PCRE2_SIZE off;
     uint32_t opt = PCRE2_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP);
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, opt, &err, &off, NULL);
+    char *rw = literal ? NULL : onig_rewrite(pattern);
+    if (!literal && !rw) {
+        mt_fail(e, MT_ENOMEM, "%s: out of memory", what);
+        return NULL;
+    }
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)(rw ? rw : pattern), PCRE2_ZERO_TERMINATED, opt, &err, &off, NULL);
+    free(rw);
     if (!re) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(err, msg, sizeof msg);
@@ -226,6 +313,67 @@ static int metaspace(const tok_pretok *pt, const tok_split *in, tok_splits *out)
     return rc;
 }
 
+/* Each byte becomes its bytes_to_unicode char, aligned with the byte. */
+static int byte_map(const char *s, size_t n, const size_t *al, tok_splits *out) {
+    tok_buf b = {0};
+    size_t *a = mt_malloc((2 * n + 1) * sizeof *a), na = 0;
+    if (!a) return MT_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        size_t before = b.n;
+        tok_buf_put_cp(&b, tok_byte_char((unsigned char)s[i]));
+        for (size_t k = before; k < b.n; k++) a[na++] = al[i];
+    }
+    int rc = b.oom ? MT_ENOMEM : tok_splits_push(out, tok_buf_str(&b), b.n, -1, a, 0);
+    tok_buf_free(&b);
+    free(a);
+    return rc;
+}
+
+/* ByteLevel: optional prefix space (aligned with the first char), the GPT-2 regex split
+ * (Isolated), then the byte-to-char mapping. */
+static int bytelevel(const tok_pretok *pt, const tok_split *in, tok_splits *out) {
+    const char *s = in->s;
+    size_t n = in->n;
+    const size_t *al = in->al;
+    char *ps = NULL;
+    size_t *pa = NULL;
+    if (pt->add_prefix && n && s[0] != ' ') {
+        ps = mt_malloc(n + 2);
+        pa = mt_malloc((n + 1) * sizeof *pa);
+        if (!ps || !pa) {
+            free(ps);
+            free(pa);
+            return MT_ENOMEM;
+        }
+        ps[0] = ' ';
+        memcpy(ps + 1, s, n);
+        ps[n + 1] = 0;
+        pa[0] = al[0];
+        memcpy(pa + 1, al, n * sizeof *pa);
+        s = ps;
+        al = pa;
+        n++;
+    }
+    int rc = MT_OK;
+    if (pt->re) {
+        tok_splits parts = {0};
+        tok_span *sp;
+        int nsp;
+        rc = tok_regex_spans(pt->re, s, n, &sp, &nsp);
+        if (rc == MT_OK) {
+            rc = tok_split_spans(s, n, al, sp, nsp, TOK_ISOLATED, &parts);
+            free(sp);
+        }
+        for (int i = 0; i < parts.n && rc == MT_OK; i++) rc = byte_map(parts.v[i].s, parts.v[i].n, parts.v[i].al, out);
+        tok_splits_free(&parts);
+    } else if (n) {
+        rc = byte_map(s, n, al, out);
+    }
+    free(ps);
+    free(pa);
+    return rc;
+}
+
 static int apply_one(const tok_pretok *pt, const tok_split *in, tok_splits *out, mt_err *e) {
     switch (pt->type) {
     case P_BERT: {
@@ -241,6 +389,7 @@ static int apply_one(const tok_pretok *pt, const tok_split *in, tok_splits *out,
     case P_DIGITS: return split_pred(pt, is_digit, pt->individual ? TOK_ISOLATED : TOK_CONTIGUOUS, in, out);
     case P_CHARDELIM: return split_pred(pt, is_delim, TOK_REMOVED, in, out);
     case P_METASPACE: return metaspace(pt, in, out);
+    case P_BYTELEVEL: return bytelevel(pt, in, out);
     case P_SPLIT: {
         tok_span *sp;
         int nsp;
@@ -390,6 +539,18 @@ int tok_pretok_parse(const json_t *j, const char *what, const char *field, tok_p
         }
         if (literal && !*ps) ps = "(?!)"; /* an empty string pattern never matches */
         if (!(pt->re = tok_regex_compile(ps, literal && strcmp(ps, "(?!)"), what, sub, e))) {
+            rc = e ? e->code : MT_EFORMAT;
+            goto fail;
+        }
+    } else if (!strcmp(type, "ByteLevel")) {
+        pt->type = P_BYTELEVEL;
+        int use_regex = 1, trim = 1;
+        pt->add_prefix = 1;
+        if ((rc = tok_j_bool(j, "add_prefix_space", what, field, &pt->add_prefix, e)) ||
+            (rc = tok_j_bool(j, "use_regex", what, field, &use_regex, e)) ||
+            (rc = tok_j_bool(j, "trim_offsets", what, field, &trim, e))) /* offsets only */
+            goto fail;
+        if (use_regex && !(pt->re = tok_regex_compile(gpt2_pattern, 0, what, field, e))) {
             rc = e ? e->code : MT_EFORMAT;
             goto fail;
         }

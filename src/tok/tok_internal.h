@@ -72,6 +72,9 @@ typedef struct tok_lower_entry {
 extern const tok_range_table tok_uni_other, tok_uni_cleanws, tok_uni_punct, tok_uni_mn, tok_uni_mark, tok_uni_word,
     tok_uni_numeric;
 extern const tok_lower_entry tok_uni_lower_tab[];
+/* PCRE2 class fragments: code points Oniguruma's \p{L} / \p{N} (in tokenizers) match beyond
+ * Unicode 14 (what PCRE2 10.42 knows), and Oniguruma's \s. */
+extern const char tok_onig_L_extra[], tok_onig_N_extra[], tok_onig_space[];
 extern const int tok_uni_lower_n;
 
 int tok_in_table(const tok_range_table *t, uint32_t cp);
@@ -159,7 +162,9 @@ void tok_pretok_free(tok_pretok *pt);
 tok_pretok *tok_pretok_bert(void);
 int tok_pretok_parse(const json_t *json, const char *what, const char *field, tok_pretok **out, mt_err *e);
 
-/* Regex helpers (PCRE2, UTF + UCP), shared by Replace and Split. */
+/* Regex helpers (PCRE2, UTF + UCP), shared by Replace and Split. tokenizers compiles with
+ * Oniguruma; \s, \S, \p{L}, \p{N}, \P{L}, \P{N} are rewritten to Oniguruma's sets (see
+ * pretok.c). */
 void *tok_regex_compile(const char *pattern, int literal, const char *what, const char *field, mt_err *e);
 void tok_regex_free(void *re);
 /* Finds all non-overlapping matches in s[0..n); appends spans (match and gap) covering s. */
@@ -183,6 +188,13 @@ typedef struct tok_model {
     int byte_fallback;
     double min_score;
     size_t max_piece_len; /* bytes */
+    /* BPE (unk_token, prefix = continuing_subword_prefix and byte_fallback shared above; unk_token
+     * and prefix may be NULL) */
+    struct tok_merge_slot *merges; /* (left id, right id) -> (rank, new id), open addressing */
+    size_t merge_cap, merge_count;
+    char *suffix;         /* end_of_word_suffix, or NULL */
+    int fuse_unk, ignore_merges;
+    int32_t byte_id[256]; /* id of "<0xXX>", -1 if absent (BPE byte_fallback) */
 } tok_model;
 
 void tok_model_free(tok_model *m);
@@ -194,6 +206,23 @@ int tok_unigram_encode(const tok_model *m, const char *s, size_t n, int32_t **id
 int tok_wordlevel_encode(const tok_model *m, const char *s, size_t n, int32_t **ids, int *nids, int *cap,
                          mt_err *e);
 int tok_ids_push(int32_t **ids, int *n, int *cap, int32_t id);
+
+/* BPE (bpe.c). Merges are added in rank order (rank = index; a repeated pair takes the later rank,
+ * as HF's HashMap collect does); idx names the entry in errors ("<what>: model.merges[idx]"). */
+int tok_bpe_add_merge(tok_model *m, const char *a, size_t na, const char *b, size_t nb, uint32_t rank,
+                      const char *what, size_t idx, mt_err *e);
+/* After the vocabulary and merges: refuses zero merges, resolves byte tokens. */
+int tok_bpe_finish(tok_model *m, const char *what, mt_err *e);
+int tok_bpe_encode(const tok_model *m, const char *s, size_t n, int32_t **ids, int *nids, int *cap, mt_err *e);
+/* Merges implied by a SentencePiece vocabulary, as transformers' generate_merges derives them:
+ * every split of a piece into two pieces of the vocabulary, ordered by key[piece] descending
+ * (ties: longer left part first, then longer right part, then piece id, then left id, right id).
+ * Adds them to m (whose vocabulary is loaded) with tok_bpe_add_merge. */
+int tok_bpe_merges_from_scores(tok_model *m, const double *key, const char *what, mt_err *e);
+
+/* GPT-2's byte-to-unicode table: byte -> code point, and back (-1 if not a byte char). */
+uint32_t tok_byte_char(unsigned char b);
+int tok_char_byte(uint32_t cp);
 
 /* ---- added tokens (added.c) ---- */
 typedef struct tok_added {
@@ -247,7 +276,29 @@ struct mt_tokenizer {
 };
 
 int tok_load_json(const char *path, mt_tokenizer **out, mt_err *e);
+/* The components of a tokenizer.json object (normalizer, pre_tokenizer, post_processor, decoder,
+ * added_tokens) into t; the model too unless have_model (already built in t->model). */
+int tok_load_components(mt_tokenizer *t, const json_t *root, int have_model, const char *what, mt_err *e);
 int tok_load_vocab_txt(const char *vocab_path, const char *config_path, mt_tokenizer **out, mt_err *e);
 void tok_find_mask(mt_tokenizer *t);
+
+/* A tokenizer from plain arrays, as GGUF metadata holds them (tok_gguf.c; keys in parentheses). */
+typedef struct tok_vocab_spec {
+    const char *model;           /* tokenizer.ggml.model: "gpt2" or "llama" */
+    const char *pre;             /* tokenizer.ggml.pre, or NULL */
+    const char *arch;            /* general.architecture, or NULL */
+    int64_t n_tokens;
+    const char *const *tokens;   /* tokenizer.ggml.tokens: n_tokens strings of token_len bytes */
+    const size_t *token_len;
+    const float *scores;         /* tokenizer.ggml.scores, or NULL */
+    const int32_t *types;        /* tokenizer.ggml.token_type, or NULL */
+    int64_t n_merges;            /* tokenizer.ggml.merges ("a b"), 0 if absent */
+    const char *const *merges;
+    const size_t *merge_len;
+    int64_t bos, eos, unk, pad;  /* tokenizer.ggml.*_token_id; -1: absent */
+    int add_bos, add_eos;        /* tokenizer.ggml.add_bos_token / add_eos_token; -1: absent */
+    int add_space_prefix;        /* tokenizer.ggml.add_space_prefix; -1: absent */
+} tok_vocab_spec;
+int tok_from_vocab(const tok_vocab_spec *v, const char *what, mt_tokenizer **out, mt_err *e);
 
 #endif

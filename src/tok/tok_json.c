@@ -1,5 +1,5 @@
-/* Loading: tokenizer.json (model dispatch, components, added tokens) and BERT's vocab.txt +
- * tokenizer_config.json fallback. A new model type (BPE) slots in at load_model(). */
+/* Loading: tokenizer.json (model dispatch -- WordPiece, WordLevel, Unigram, BPE --, components,
+ * added tokens) and BERT's vocab.txt + tokenizer_config.json fallback. */
 #include "tok_internal.h"
 
 #include <stdio.h>
@@ -116,6 +116,68 @@ static int load_unigram(tok_model *m, const json_t *j, const char *what, mt_err 
     return tok_j_bool(j, "byte_fallback", what, "model", &m->byte_fallback, e);
 }
 
+/* models/bpe/serialization.rs: vocab {token: id}; merges either ["a b", ...] (split on the one
+ * space) or [["a", "b"], ...] (tokenizers >= 0.20), never mixed; rank = index. Zero merges, a merge
+ * naming a token outside the vocabulary or a malformed entry is an error, as is dropout (random
+ * tokenization). */
+static int load_bpe(tok_model *m, const json_t *j, const char *what, mt_err *e) {
+    json_t *vocab = json_object_get(j, "vocab"), *merges = json_object_get(j, "merges"),
+           *dropout = json_object_get(j, "dropout");
+    if (!vocab) return mt_fail(e, MT_EFORMAT, "%s: missing field 'model.vocab'", what);
+    if (!json_is_object(vocab)) return mt_fail(e, MT_EFORMAT, "%s: model.vocab: expected an object {token: id}", what);
+    if (dropout && !json_is_null(dropout)) {
+        if (!json_is_number(dropout)) return mt_fail(e, MT_EFORMAT, "%s: model.dropout: expected a number or null", what);
+        if (json_number_value(dropout) != 0.0)
+            return mt_fail(e, MT_EUNSUPPORTED, "%s: model.dropout %g is not supported (only null or 0: dropout makes "
+                           "tokenization random)", what, json_number_value(dropout));
+    }
+    const char *unk = NULL, *prefix = NULL, *suffix = NULL;
+    int rc;
+    if ((rc = tok_j_str(j, "unk_token", 0, what, "model", &unk, e)) ||
+        (rc = tok_j_str(j, "continuing_subword_prefix", 0, what, "model", &prefix, e)) ||
+        (rc = tok_j_str(j, "end_of_word_suffix", 0, what, "model", &suffix, e)) ||
+        (rc = tok_j_bool(j, "fuse_unk", what, "model", &m->fuse_unk, e)) ||
+        (rc = tok_j_bool(j, "byte_fallback", what, "model", &m->byte_fallback, e)) ||
+        (rc = tok_j_bool(j, "ignore_merges", what, "model", &m->ignore_merges, e)))
+        return rc;
+    if ((unk && !(m->unk_token = mt_strdup(unk))) || (prefix && *prefix && !(m->prefix = mt_strdup(prefix))) ||
+        (suffix && *suffix && !(m->suffix = mt_strdup(suffix))))
+        return mt_fail(e, MT_ENOMEM, "%s: out of memory", what);
+    if ((rc = load_vocab_object(m, vocab, what, e))) return rc;
+    if (!merges || json_is_null(merges)) return mt_fail(e, MT_EFORMAT, "%s: missing field 'model.merges'", what);
+    if (!json_is_array(merges))
+        return mt_fail(e, MT_EFORMAT, "%s: model.merges: expected an array of \"a b\" strings or [\"a\", \"b\"] pairs",
+                       what);
+    size_t n = json_array_size(merges);
+    int legacy = n && json_is_string(json_array_get(merges, 0));
+    for (size_t i = 0; i < n; i++) {
+        json_t *it = json_array_get(merges, i);
+        const char *a, *b;
+        size_t na, nb;
+        if (legacy && json_is_string(it)) {
+            const char *s = json_string_value(it), *sp = memchr(s, ' ', json_string_length(it));
+            size_t len = json_string_length(it);
+            if (!sp || memchr(sp + 1, ' ', len - (size_t)(sp - s) - 1))
+                return mt_fail(e, MT_EFORMAT, "%s: model.merges[%zu]: expected \"a b\" (two tokens and one space)", what, i);
+            a = s;
+            na = (size_t)(sp - s);
+            b = sp + 1;
+            nb = len - na - 1;
+        } else if (!legacy && json_is_array(it) && json_array_size(it) == 2 && json_is_string(json_array_get(it, 0)) &&
+                   json_is_string(json_array_get(it, 1))) {
+            a = json_string_value(json_array_get(it, 0));
+            na = json_string_length(json_array_get(it, 0));
+            b = json_string_value(json_array_get(it, 1));
+            nb = json_string_length(json_array_get(it, 1));
+        } else {
+            return mt_fail(e, MT_EFORMAT, "%s: model.merges[%zu]: expected %s like merges[0]", what, i,
+                           legacy ? "a \"a b\" string" : "an [\"a\", \"b\"] pair");
+        }
+        if ((rc = tok_bpe_add_merge(m, a, na, b, nb, (uint32_t)i, what, i, e))) return rc;
+    }
+    return tok_bpe_finish(m, what, e);
+}
+
 static int load_model(tok_model *m, const json_t *j, const char *what, mt_err *e) {
     if (!json_is_object(j)) return mt_fail(e, MT_EFORMAT, "%s: missing field 'model'", what);
     const char *type = NULL;
@@ -153,8 +215,10 @@ static int load_model(tok_model *m, const json_t *j, const char *what, mt_err *e
         m->type = TOK_MODEL_UNIGRAM;
         return load_unigram(m, j, what, e);
     }
-    if (!strcmp(type, "BPE"))
-        return mt_fail(e, MT_EUNSUPPORTED, "%s: model.type 'BPE' is not supported yet (WordPiece and Unigram are)", what);
+    if (!strcmp(type, "BPE")) {
+        m->type = TOK_MODEL_BPE;
+        return load_bpe(m, j, what, e);
+    }
     return mt_fail(e, MT_EUNSUPPORTED, "%s: model.type '%s' is not supported", what, type);
 }
 
@@ -185,10 +249,10 @@ void tok_find_mask(mt_tokenizer *t) {
 
 /* ---- tokenizer.json ---- */
 
-static int load_components(mt_tokenizer *t, const json_t *root, const char *what, mt_err *e) {
+int tok_load_components(mt_tokenizer *t, const json_t *root, int have_model, const char *what, mt_err *e) {
     int rc;
     json_t *j;
-    if ((rc = load_model(&t->model, json_object_get(root, "model"), what, e))) return rc;
+    if (!have_model && (rc = load_model(&t->model, json_object_get(root, "model"), what, e))) return rc;
     if ((j = json_object_get(root, "normalizer")) && !json_is_null(j) &&
         (rc = tok_norm_parse(j, what, "normalizer", &t->norm, e)))
         return rc;
@@ -237,7 +301,7 @@ int tok_load_json(const char *path, mt_tokenizer **out, mt_err *e) {
         json_decref(root);
         return mt_fail(e, MT_ENOMEM, "%s: out of memory", path);
     }
-    int rc = load_components(t, root, path, e);
+    int rc = tok_load_components(t, root, 0, path, e);
     json_decref(root);
     if (rc) {
         mt_tok_free(t);

@@ -16,6 +16,7 @@ int mt_tok_load(const char *dir, mt_tokenizer **out, mt_err *e) {
     if (!is_dir(dir)) {
         if (!mt_file_exists(dir)) return mt_fail(e, MT_EIO, "%s: no such tokenizer file or model directory", dir);
         size_t n = strlen(dir);
+        if (n >= 5 && !strcmp(dir + n - 5, ".gguf")) return mt_tok_load_gguf(dir, out, e);
         if (n >= 9 && !strcmp(dir + n - 9, "vocab.txt")) {
             char *d = mt_strdup(dir), *slash = d ? strrchr(d, '/') : NULL;
             char *cfg = NULL;
@@ -71,6 +72,7 @@ static int model_encode(const mt_tokenizer *t, const char *s, size_t n, int32_t 
     case TOK_MODEL_WORDPIECE: return tok_wordpiece_encode(&t->model, s, n, ids, nids, cap, e);
     case TOK_MODEL_UNIGRAM: return tok_unigram_encode(&t->model, s, n, ids, nids, cap, e);
     case TOK_MODEL_WORDLEVEL: return tok_wordlevel_encode(&t->model, s, n, ids, nids, cap, e);
+    case TOK_MODEL_BPE: return tok_bpe_encode(&t->model, s, n, ids, nids, cap, e);
     default: return mt_fail(e, MT_EUNSUPPORTED, "tokenizer: model type %d cannot encode", t->model.type);
     }
 }

@@ -92,5 +92,7 @@ void tok_model_free(tok_model *m) {
     free(m->unk_token);
     free(m->prefix);
     free(m->scores);
+    free(m->merges);
+    free(m->suffix);
     memset(m, 0, sizeof *m);
 }
