@@ -79,6 +79,10 @@ static int is_slot(const mt_model *m, const mt_query *q, int j) {
 }
 
 int mt_answer_probs(const mt_model *m, const mt_query *q, double *prob, mt_err *e) {
+    return mt_answer_scores(m, q, prob, NULL, e);
+}
+
+int mt_answer_scores(const mt_model *m, const mt_query *q, double *prob, int *top1, mt_err *e) {
     const mt_config *c = mt_model_config(m);
     int rc = check_query(m, q, e);
     if (rc) return rc;
@@ -95,6 +99,12 @@ int mt_answer_probs(const mt_model *m, const mt_query *q, double *prob, mt_err *
         if ((rc = mt_head_logits(m, r, pos, logits, e))) break;
         mt_softmax(p, logits, c->vocab_size);
         prob[t] = p[q->answer_ids[t]];
+        if (top1) {
+            int arg = 0;
+            for (int i = 1; i < c->vocab_size; i++)
+                if (logits[i] > logits[arg]) arg = i;
+            top1[t] = arg == q->answer_ids[t];
+        }
     }
     mt_run_free(r);
     free(ids);

@@ -50,7 +50,9 @@ typedef struct mt_ig_result {
 int mt_ig_attribute(const mt_model *m, const mt_query *q, const mt_ig_opts *o, mt_ig_result *out, mt_err *e);
 void mt_ig_result_free(mt_ig_result *r);
 
-/* Teacher-forced answer probabilities only (no attribution): prob[t] = P(y_t). */
+/* Teacher-forced answer probabilities only (no attribution): prob[t] = P(y_t); top1[t] (may
+ * be NULL) = whether y_t is the argmax there. */
 int mt_answer_probs(const mt_model *m, const mt_query *q, double *prob, mt_err *e);
+int mt_answer_scores(const mt_model *m, const mt_query *q, double *prob, int *top1, mt_err *e);
 
 #endif
