@@ -37,7 +37,11 @@ static const char *usage_text =
     "  attribute --model DIR --query Q --answer A [--method kn|amig] [--steps M]\n"
     "            [--target prob|logprob] [--multiplier delta|activation] [--baseline zero|amig]\n"
     "            [--neuron down_input|gate|up|pre_act] [--top N] [--scores OUT.npy]\n"
-    "  version\n";
+    "  data build --raw DIR --langs en,de,... --out FILE [--max-per-relation N] [--seed S]\n"
+    "  data stats FILE [--json] | data validate FILE\n"
+    "  data filter --model DIR --in FILE --out FILE [--min-prob P] [--require all|any]\n"
+    "  version\n"
+    "DIR: a HuggingFace model folder (config.json, *.safetensors, tokenizer.json) or a .gguf file.\n";
 
 /* ---------------------------------------------------------------- options */
 
