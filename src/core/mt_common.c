@@ -105,3 +105,11 @@ int mt_file_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
+
+float *mt_arena_take(char **cur, size_t n, size_t *total) {
+    n = (n + 15) & ~(size_t)15; /* 64-byte alignment for the GEMMs */
+    float *p = *cur ? (float *)*cur : NULL;
+    if (*cur) *cur += n * sizeof(float);
+    *total += n * sizeof(float);
+    return p;
+}

@@ -41,6 +41,11 @@ void *mt_calloc(size_t n, size_t size);
 void *mt_realloc(void *p, size_t n);
 char *mt_strdup(const char *s);
 
+/* Lays out float arrays in one arena in two passes: with *cur == NULL only counts (bytes in
+ * *total); with *cur pointing into an arena of that size, returns the next 64-byte-aligned
+ * slot of n floats. */
+float *mt_arena_take(char **cur, size_t n, size_t *total);
+
 /* Reads a whole file into a NUL-terminated buffer. */
 int mt_read_file(const char *path, char **data, size_t *len, mt_err *e);
 

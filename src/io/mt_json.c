@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *type_name(const json_t *v) {
+const char *mt_json_type_name(const json_t *v) {
     switch (json_typeof(v)) {
     case JSON_OBJECT: return "an object";
     case JSON_ARRAY: return "an array";
@@ -53,7 +53,7 @@ static int lookup(const json_t *obj, const char *key, const char *what, int requ
     *v = NULL;
     if (!json_is_object(obj))
         return mt_fail(e, MT_EFORMAT, "%s: expected a JSON object holding field '%s', got %s", what, key,
-                       obj ? type_name(obj) : "nothing");
+                       obj ? mt_json_type_name(obj) : "nothing");
     json_t *x = json_object_get(obj, key);
     if (!x || (!required && json_is_null(x))) {
         if (required) return mt_fail(e, MT_EFORMAT, "%s: missing field '%s'", what, key);
@@ -79,7 +79,7 @@ static int get_int(const json_t *obj, const char *key, const char *what, int64_t
         }
         return mt_fail(e, MT_EFORMAT, "%s: field '%s' must be an integer, got %g", what, key, d);
     }
-    return mt_fail(e, MT_EFORMAT, "%s: field '%s' must be an integer, got %s", what, key, type_name(v));
+    return mt_fail(e, MT_EFORMAT, "%s: field '%s' must be an integer, got %s", what, key, mt_json_type_name(v));
 }
 
 static int get_num(const json_t *obj, const char *key, const char *what, double *out, int required, mt_err *e) {
@@ -87,7 +87,7 @@ static int get_num(const json_t *obj, const char *key, const char *what, double 
     int rc = lookup(obj, key, what, required, &v, e);
     if (rc || !v) return rc;
     if (!json_is_number(v))
-        return mt_fail(e, MT_EFORMAT, "%s: field '%s' must be a number, got %s", what, key, type_name(v));
+        return mt_fail(e, MT_EFORMAT, "%s: field '%s' must be a number, got %s", what, key, mt_json_type_name(v));
     *out = json_number_value(v);
     return MT_OK;
 }
@@ -98,7 +98,7 @@ static int get_str(const json_t *obj, const char *key, const char *what, const c
     int rc = lookup(obj, key, what, required, &v, e);
     if (rc || !v) return rc;
     if (!json_is_string(v))
-        return mt_fail(e, MT_EFORMAT, "%s: field '%s' must be a string, got %s", what, key, type_name(v));
+        return mt_fail(e, MT_EFORMAT, "%s: field '%s' must be a string, got %s", what, key, mt_json_type_name(v));
     *out = json_string_value(v);
     return MT_OK;
 }
@@ -124,7 +124,7 @@ int mt_json_bool_opt(const json_t *obj, const char *key, const char *what, int *
     int rc = lookup(obj, key, what, 0, &v, e);
     if (rc || !v) return rc;
     if (!json_is_boolean(v))
-        return mt_fail(e, MT_EFORMAT, "%s: field '%s' must be true or false, got %s", what, key, type_name(v));
+        return mt_fail(e, MT_EFORMAT, "%s: field '%s' must be true or false, got %s", what, key, mt_json_type_name(v));
     *out = json_is_true(v);
     return MT_OK;
 }

@@ -10,6 +10,9 @@ int mt_json_load_file(const char *path, json_t **out, mt_err *e);
 /* Parses a buffer; `what` names it in errors (a path, or "safetensors header of <path>"). */
 int mt_json_load_buf(const char *buf, size_t len, const char *what, json_t **out, mt_err *e);
 
+/* "an object", "a string", ... for error messages. */
+const char *mt_json_type_name(const json_t *v);
+
 /* Typed getters: `what` is the file (or context) named in errors, `key` the field.
  * A missing field fails with MT_EFORMAT "<what>: missing field '<key>'" unless the _opt
  * variant is used, which leaves *out unchanged when absent and fails only on a wrong type. */

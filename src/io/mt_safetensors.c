@@ -189,19 +189,6 @@ const mt_st_tensor *mt_st_at(const mt_safetensors *st, int i) {
 
 /* ------------------------------------------------------- header parsing */
 
-static const char *jtype(const json_t *v) {
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a real number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
-    }
-    return "?";
-}
 
 static void fmt_shape(char *buf, size_t cap, const int64_t *shape, int ndim) {
     size_t k = 0;
@@ -220,7 +207,7 @@ typedef struct {
 static int parse_entry(const char *path, const char *name, json_t *v, mt_st_tensor *t, entry_extra *x,
                        mt_err *e) {
     if (!json_is_object(v))
-        return mt_fail(e, MT_EFORMAT, "%s: tensor '%s': entry must be a JSON object, got %s", path, name, jtype(v));
+        return mt_fail(e, MT_EFORMAT, "%s: tensor '%s': entry must be a JSON object, got %s", path, name, mt_json_type_name(v));
     const char *k;
     json_t *f;
     json_object_foreach(v, k, f) {
@@ -233,7 +220,7 @@ static int parse_entry(const char *path, const char *name, json_t *v, mt_st_tens
     if (!dt) return mt_fail(e, MT_EFORMAT, "%s: tensor '%s': missing field 'dtype'", path, name);
     if (!json_is_string(dt))
         return mt_fail(e, MT_EFORMAT, "%s: tensor '%s': field 'dtype' must be a string, got %s", path, name,
-                       jtype(dt));
+                       mt_json_type_name(dt));
     const char *ds = json_string_value(dt);
     int di = -1;
     for (int i = 0; i < N_DTYPES; i++)
@@ -247,7 +234,7 @@ static int parse_entry(const char *path, const char *name, json_t *v, mt_st_tens
     if (!sh) return mt_fail(e, MT_EFORMAT, "%s: tensor '%s': missing field 'shape'", path, name);
     if (!json_is_array(sh))
         return mt_fail(e, MT_EFORMAT, "%s: tensor '%s': field 'shape' must be an array, got %s", path, name,
-                       jtype(sh));
+                       mt_json_type_name(sh));
     size_t nd = json_array_size(sh);
     if (nd > MT_ST_MAX_DIMS)
         return mt_fail(e, MT_EUNSUPPORTED, "%s: tensor '%s': shape has %zu dimensions, more than the %d supported",
@@ -258,7 +245,7 @@ static int parse_entry(const char *path, const char *name, json_t *v, mt_st_tens
         json_t *d = json_array_get(sh, i);
         if (!json_is_integer(d))
             return mt_fail(e, MT_EFORMAT, "%s: tensor '%s': shape[%zu] must be an integer, got %s", path, name, i,
-                           jtype(d));
+                           mt_json_type_name(d));
         int64_t s = (int64_t)json_integer_value(d);
         if (s < 0)
             return mt_fail(e, MT_EFORMAT, "%s: tensor '%s': shape[%zu] = %" PRId64 " is negative", path, name, i, s);
@@ -337,7 +324,7 @@ static int parse_file(mt_safetensors *st, st_shard *sh, mt_err *e) {
     pending *p = NULL;
     size_t np = 0;
     if (!json_is_object(h)) {
-        rc = mt_fail(e, MT_EFORMAT, "%s: header is not a JSON object (got %s)", path, jtype(h));
+        rc = mt_fail(e, MT_EFORMAT, "%s: header is not a JSON object (got %s)", path, mt_json_type_name(h));
         goto done;
     }
     p = mt_calloc(json_object_size(h), sizeof *p);
@@ -352,7 +339,7 @@ static int parse_file(mt_safetensors *st, st_shard *sh, mt_err *e) {
             if (json_is_null(v)) continue;
             if (!json_is_object(v)) {
                 rc = mt_fail(e, MT_EFORMAT, "%s: field '__metadata__' must be an object of strings, got %s", path,
-                             jtype(v));
+                             mt_json_type_name(v));
                 goto done;
             }
             const char *mk;
@@ -360,7 +347,7 @@ static int parse_file(mt_safetensors *st, st_shard *sh, mt_err *e) {
             json_object_foreach(v, mk, mv) {
                 if (!json_is_string(mv)) {
                     rc = mt_fail(e, MT_EFORMAT, "%s: field '__metadata__' key '%s' must be a string, got %s", path,
-                                 mk, jtype(mv));
+                                 mk, mt_json_type_name(mv));
                     goto done;
                 }
             }
@@ -497,12 +484,12 @@ static int open_index(mt_safetensors *st, const char *path, mt_err *e) {
     int rc = mt_json_load_file(path, &root, e);
     if (rc) return rc;
     if (!json_is_object(root)) {
-        rc = mt_fail(e, MT_EFORMAT, "%s: top level is not a JSON object (got %s)", path, jtype(root));
+        rc = mt_fail(e, MT_EFORMAT, "%s: top level is not a JSON object (got %s)", path, mt_json_type_name(root));
         goto done;
     }
     json_t *meta = json_object_get(root, "metadata");
     if (meta && !json_is_object(meta) && !json_is_null(meta)) {
-        rc = mt_fail(e, MT_EFORMAT, "%s: field 'metadata' must be an object, got %s", path, jtype(meta));
+        rc = mt_fail(e, MT_EFORMAT, "%s: field 'metadata' must be an object, got %s", path, mt_json_type_name(meta));
         goto done;
     }
     json_t *wm = json_object_get(root, "weight_map");
@@ -512,7 +499,7 @@ static int open_index(mt_safetensors *st, const char *path, mt_err *e) {
     }
     if (!json_is_object(wm) || json_object_size(wm) == 0) {
         rc = mt_fail(e, MT_EFORMAT, "%s: field 'weight_map' must be a non-empty object, got %s", path,
-                     json_is_object(wm) ? "an empty object" : jtype(wm));
+                     json_is_object(wm) ? "an empty object" : mt_json_type_name(wm));
         goto done;
     }
     /* distinct shard names, sorted */
@@ -526,7 +513,7 @@ static int open_index(mt_safetensors *st, const char *path, mt_err *e) {
     json_t *v;
     json_object_foreach(wm, key, v) {
         if (!json_is_string(v)) {
-            rc = mt_fail(e, MT_EFORMAT, "%s: weight_map['%s'] must be a shard file name, got %s", path, key, jtype(v));
+            rc = mt_fail(e, MT_EFORMAT, "%s: weight_map['%s'] must be a shard file name, got %s", path, key, mt_json_type_name(v));
             goto done;
         }
         const char *s = json_string_value(v);

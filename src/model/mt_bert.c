@@ -160,37 +160,29 @@ typedef struct bert_run {
     void *arena;
 } bert_run;
 
-/* Lays `n` floats at *cur when base != NULL; always counts them. */
-static float *take(char **cur, size_t n, size_t *total) {
-    n = (n + 15) & ~(size_t)15; /* 64-byte alignment for the GEMMs */
-    float *p = *cur ? (float *)*cur : NULL;
-    if (*cur) *cur += n * sizeof(float);
-    *total += n * sizeof(float);
-    return p;
-}
 
 static void lay_stack(stack *s, const mt_config *c, int B, int T, char **cur, size_t *total) {
     size_t N = (size_t)B * T, d = c->d_model, f = c->d_ff;
     for (int l = 0; l <= c->n_layers; l++) {
-        float *p = take(cur, N * d, total);
+        float *p = mt_arena_take(cur, N * d, total);
         if (s->xs) s->xs[l] = p;
     }
     for (int l = 0; l < c->n_layers; l++) {
         layer_acts tmp, *a = s->la ? &s->la[l] : &tmp;
-        a->q = take(cur, N * d, total);
-        a->k = take(cur, N * d, total);
-        a->v = take(cur, N * d, total);
-        a->att = take(cur, (size_t)B * c->n_heads * T * T, total);
-        a->ctx = take(cur, N * d, total);
-        a->r1 = take(cur, N * d, total);
-        a->mean1 = take(cur, N, total);
-        a->rstd1 = take(cur, N, total);
-        a->x1 = take(cur, N * d, total);
-        a->h = take(cur, N * f, total);
-        a->a = take(cur, N * f, total);
-        a->r2 = take(cur, N * d, total);
-        a->mean2 = take(cur, N, total);
-        a->rstd2 = take(cur, N, total);
+        a->q = mt_arena_take(cur, N * d, total);
+        a->k = mt_arena_take(cur, N * d, total);
+        a->v = mt_arena_take(cur, N * d, total);
+        a->att = mt_arena_take(cur, (size_t)B * c->n_heads * T * T, total);
+        a->ctx = mt_arena_take(cur, N * d, total);
+        a->r1 = mt_arena_take(cur, N * d, total);
+        a->mean1 = mt_arena_take(cur, N, total);
+        a->rstd1 = mt_arena_take(cur, N, total);
+        a->x1 = mt_arena_take(cur, N * d, total);
+        a->h = mt_arena_take(cur, N * f, total);
+        a->a = mt_arena_take(cur, N * f, total);
+        a->r2 = mt_arena_take(cur, N * d, total);
+        a->mean2 = mt_arena_take(cur, N, total);
+        a->rstd2 = mt_arena_take(cur, N, total);
     }
 }
 
@@ -200,16 +192,16 @@ static size_t lay_run(bert_run *r, const mt_config *c, char *cur) {
     lay_stack(&r->base, c, 1, r->max_T, &cur, &total);
     lay_stack(&r->batch, c, r->max_B, r->max_T, &cur, &total);
     float **dst[] = {&r->dx, &r->dr2, &r->dx1, &r->dr1, &r->dctx, &r->dq, &r->dk, &r->dv};
-    for (size_t i = 0; i < sizeof dst / sizeof *dst; i++) *dst[i] = take(&cur, NB * d, &total);
-    r->dact = take(&cur, NB * f, &total);
+    for (size_t i = 0; i < sizeof dst / sizeof *dst; i++) *dst[i] = mt_arena_take(&cur, NB * d, &total);
+    r->dact = mt_arena_take(&cur, NB * f, &total);
     float **hd[] = {&r->hx, &r->ht, &r->hu, &r->hn, &r->dh, &r->dh2, &r->pf, &r->pr2, &r->px};
-    for (size_t i = 0; i < sizeof hd / sizeof *hd; i++) *hd[i] = take(&cur, B * d, &total);
-    r->hmean = take(&cur, B, &total);
-    r->hrstd = take(&cur, B, &total);
-    r->pmean = take(&cur, B, &total);
-    r->prstd = take(&cur, B, &total);
-    r->logits = take(&cur, B * (size_t)c->vocab_size, &total);
-    r->dlogits = take(&cur, B * (size_t)c->vocab_size, &total);
+    for (size_t i = 0; i < sizeof hd / sizeof *hd; i++) *hd[i] = mt_arena_take(&cur, B * d, &total);
+    r->hmean = mt_arena_take(&cur, B, &total);
+    r->hrstd = mt_arena_take(&cur, B, &total);
+    r->pmean = mt_arena_take(&cur, B, &total);
+    r->prstd = mt_arena_take(&cur, B, &total);
+    r->logits = mt_arena_take(&cur, B * (size_t)c->vocab_size, &total);
+    r->dlogits = mt_arena_take(&cur, B * (size_t)c->vocab_size, &total);
     return total;
 }
 

@@ -367,72 +367,65 @@ typedef struct {
     size_t bytes;
 } dec_run;
 
-static float *take(char **cur, size_t n, size_t *total) {
-    n = (n + 15) & ~(size_t)15;
-    float *p = *cur ? (float *)*cur : NULL;
-    if (*cur) *cur += n * sizeof(float);
-    *total += n * sizeof(float);
-    return p;
-}
 
 static size_t lay_run(dec_run *r, const mt_config *c, char *cur) {
     size_t t = 0;
     const size_t T = r->max_T, B = r->max_B, N = B * T, d = c->d_model, f = c->d_ff, qd = r->qd, kd = r->kd;
     const size_t L = c->n_layers, H = c->n_heads, hd = c->head_dim;
     for (size_t l = 0; l < L; l++) {
-        r->kc[l] = take(&cur, T * kd, &t);
-        r->vc[l] = take(&cur, T * kd, &t);
-        r->ac[l] = take(&cur, T * f, &t);
-        r->midc[l] = take(&cur, T * d, &t);
-        r->oc[l] = take(&cur, T * f, &t);
+        r->kc[l] = mt_arena_take(&cur, T * kd, &t);
+        r->vc[l] = mt_arena_take(&cur, T * kd, &t);
+        r->ac[l] = mt_arena_take(&cur, T * f, &t);
+        r->midc[l] = mt_arena_take(&cur, T * d, &t);
+        r->oc[l] = mt_arena_take(&cur, T * f, &t);
     }
-    r->xfinal = take(&cur, T * d, &t);
+    r->xfinal = mt_arena_take(&cur, T * d, &t);
     float **full[] = {&r->sx, &r->sh, &r->so, &r->smid, &r->sf};
-    for (size_t i = 0; i < sizeof full / sizeof *full; i++) *full[i] = take(&cur, N * d, &t);
-    r->sq = take(&cur, N * qd, &t);
-    r->sctx = take(&cur, N * qd, &t);
-    r->sk = take(&cur, N * kd, &t);
-    r->sv = take(&cur, N * kd, &t);
-    r->sg = take(&cur, N * f, &t);
-    r->su = take(&cur, N * f, &t);
-    r->sa = take(&cur, N * f, &t);
-    r->sm = take(&cur, N * H, &t);
-    r->sr = take(&cur, N * H, &t);
+    for (size_t i = 0; i < sizeof full / sizeof *full; i++) *full[i] = mt_arena_take(&cur, N * d, &t);
+    r->sq = mt_arena_take(&cur, N * qd, &t);
+    r->sctx = mt_arena_take(&cur, N * qd, &t);
+    r->sk = mt_arena_take(&cur, N * kd, &t);
+    r->sv = mt_arena_take(&cur, N * kd, &t);
+    r->sg = mt_arena_take(&cur, N * f, &t);
+    r->su = mt_arena_take(&cur, N * f, &t);
+    r->sa = mt_arena_take(&cur, N * f, &t);
+    r->sm = mt_arena_take(&cur, N * H, &t);
+    r->sr = mt_arena_take(&cur, N * H, &t);
     for (size_t l = 0; l < L; l++) {
         row_acts *a = &r->ra[l];
         float **rd[] = {&a->x, &a->h, &a->o, &a->mid, &a->h2};
-        for (size_t i = 0; i < sizeof rd / sizeof *rd; i++) *rd[i] = take(&cur, B * d, &t);
+        for (size_t i = 0; i < sizeof rd / sizeof *rd; i++) *rd[i] = mt_arena_take(&cur, B * d, &t);
         float **rs[] = {&a->n1m, &a->n1r, &a->npar, &a->n2m, &a->n2r, &a->npfr};
-        for (size_t i = 0; i < sizeof rs / sizeof *rs; i++) *rs[i] = take(&cur, B, &t);
-        a->qr = take(&cur, B * qd, &t);
-        a->q = take(&cur, B * qd, &t);
-        a->ctx = take(&cur, B * qd, &t);
-        a->qnr = take(&cur, B * H, &t);
-        a->kr = take(&cur, B * kd, &t);
-        a->k = take(&cur, B * kd, &t);
-        a->v = take(&cur, B * kd, &t);
-        a->knr = take(&cur, B * c->n_kv_heads, &t);
-        a->att = take(&cur, B * H * T, &t);
-        a->g = take(&cur, B * f, &t);
-        a->u = take(&cur, B * f, &t);
-        a->a = take(&cur, B * f, &t);
-        a->f = take(&cur, B * d, &t);
+        for (size_t i = 0; i < sizeof rs / sizeof *rs; i++) *rs[i] = mt_arena_take(&cur, B, &t);
+        a->qr = mt_arena_take(&cur, B * qd, &t);
+        a->q = mt_arena_take(&cur, B * qd, &t);
+        a->ctx = mt_arena_take(&cur, B * qd, &t);
+        a->qnr = mt_arena_take(&cur, B * H, &t);
+        a->kr = mt_arena_take(&cur, B * kd, &t);
+        a->k = mt_arena_take(&cur, B * kd, &t);
+        a->v = mt_arena_take(&cur, B * kd, &t);
+        a->knr = mt_arena_take(&cur, B * c->n_kv_heads, &t);
+        a->att = mt_arena_take(&cur, B * H * T, &t);
+        a->g = mt_arena_take(&cur, B * f, &t);
+        a->u = mt_arena_take(&cur, B * f, &t);
+        a->a = mt_arena_take(&cur, B * f, &t);
+        a->f = mt_arena_take(&cur, B * d, &t);
     }
     float **hd_[] = {&r->xtop, &r->hn, &r->dx, &r->dmid, &r->dt, &r->dt2, &r->pf};
-    for (size_t i = 0; i < sizeof hd_ / sizeof *hd_; i++) *hd_[i] = take(&cur, B * d, &t);
-    r->hm = take(&cur, B, &t);
-    r->hr = take(&cur, B, &t);
-    r->pfr = take(&cur, B, &t);
-    r->logits = take(&cur, B * (size_t)c->vocab_size, &t);
-    r->dlogits = take(&cur, B * (size_t)c->vocab_size, &t);
-    r->dff = take(&cur, B * f, &t);
-    r->dff2 = take(&cur, B * f, &t);
-    r->dq = take(&cur, B * qd, &t);
-    r->dctx = take(&cur, B * qd, &t);
-    r->dk = take(&cur, B * kd, &t);
-    r->dv = take(&cur, B * kd, &t);
-    r->cosb = take(&cur, hd, &t);
-    r->sinb = take(&cur, hd, &t);
+    for (size_t i = 0; i < sizeof hd_ / sizeof *hd_; i++) *hd_[i] = mt_arena_take(&cur, B * d, &t);
+    r->hm = mt_arena_take(&cur, B, &t);
+    r->hr = mt_arena_take(&cur, B, &t);
+    r->pfr = mt_arena_take(&cur, B, &t);
+    r->logits = mt_arena_take(&cur, B * (size_t)c->vocab_size, &t);
+    r->dlogits = mt_arena_take(&cur, B * (size_t)c->vocab_size, &t);
+    r->dff = mt_arena_take(&cur, B * f, &t);
+    r->dff2 = mt_arena_take(&cur, B * f, &t);
+    r->dq = mt_arena_take(&cur, B * qd, &t);
+    r->dctx = mt_arena_take(&cur, B * qd, &t);
+    r->dk = mt_arena_take(&cur, B * kd, &t);
+    r->dv = mt_arena_take(&cur, B * kd, &t);
+    r->cosb = mt_arena_take(&cur, hd, &t);
+    r->sinb = mt_arena_take(&cur, hd, &t);
     return t;
 }
 
