@@ -875,6 +875,37 @@ def check_transformers_gguf(name, strings):
     print("%s: transformers' GGUF tokenizer gives the tokenizer.json ids on %d/%d strings" % (name, same, len(strings)))
 
 
+REAL_GEMMA = os.path.join(ROOT, "cache", "models", "gemma-3-270m-q4_k_m.gguf")  # tools/fetch_model.sh
+GEMMA_EXTRA = [
+    "The capital of France is",
+    "La capitale de la France est",
+    "Die Hauptstadt von Frankreich ist",
+    "\u30d5\u30e9\u30f3\u30b9\u306e\u9996\u90fd\u306f",
+    "<start_of_turn>user\nWhat is the capital of France?<end_of_turn>\n<start_of_turn>model\n",
+    "a  b   c    d\t\te\n\n\nf [multimodal] <unused0> <mask>",
+]
+
+
+def real_gemma_expect():
+    """The real Gemma 3 GGUF (when fetched): ids from transformers' GGUF tokenizer loading, an
+    independent implementation of the same conversion, for test_tok to compare against."""
+    if not os.path.exists(REAL_GEMMA):
+        print("no %s: real_gemma3_gguf/ left as is" % REAL_GEMMA)
+        return
+    from transformers import AutoTokenizer
+    hf = AutoTokenizer.from_pretrained(os.path.dirname(REAL_GEMMA), gguf_file=os.path.basename(REAL_GEMMA))
+    d = os.path.join(OUT, "real_gemma3_gguf")
+    os.makedirs(d, exist_ok=True)
+    strings = bpe_strings() + [s for s in GEMMA_EXTRA if s not in set(bpe_strings())]
+    with open(os.path.join(d, "expect.jsonl"), "w", encoding="utf-8") as f:
+        for s in strings:
+            a = hf.encode(s, add_special_tokens=True)
+            b = hf.encode(s, add_special_tokens=False)
+            f.write(json.dumps({"text": s, "ids": a, "ids_nospecial": b, "tokens": hf.convert_ids_to_tokens(b),
+                                "decoded": hf.decode(a, skip_special_tokens=True)}, ensure_ascii=False) + "\n")
+    print("real_gemma3_gguf: %d strings (transformers' GGUF tokenizer)" % len(strings))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--expect", action="store_true", help="only recompute expect.jsonl and variants")
@@ -916,13 +947,15 @@ def main():
         write_gguf(name)
 
     strings, bstrings = test_strings(), bpe_strings()
-    names = sorted(os.path.basename(p) for p in glob.glob(os.path.join(OUT, "*")) if os.path.isdir(p))
+    names = sorted(os.path.basename(p) for p in glob.glob(os.path.join(OUT, "*"))
+                   if os.path.exists(os.path.join(p, "tokenizer.json")))
     for name in names:
         ss = bstrings if name.startswith("bpe_") else strings
         write_expect(name, ss)
         print("%s: %d strings" % (name, len(ss)))
     for name in BPE_BUILDERS:
         check_transformers_gguf(name, bstrings)
+    real_gemma_expect()
     for name in ("wordpiece", "wordpiece_uncased"):
         check_vocab_txt(name, strings)
 

@@ -7,6 +7,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void index_free(tok_added_set *a) {
+    for (int s = 0; s < 2; s++) {
+        tok_map_free(&a->pat[s]);
+        for (int c = 0; c < 256; c++) {
+            free(a->lens[s][c]);
+            a->lens[s][c] = NULL;
+            a->nlens[s][c] = 0;
+        }
+    }
+    free(a->by_id);
+    a->by_id = NULL;
+    a->n_by_id = 0;
+    a->indexed = 0;
+}
+
 void tok_added_free(tok_added_set *a) {
     for (int i = 0; i < a->n; i++) {
         free(a->v[i].content);
@@ -14,10 +29,12 @@ void tok_added_free(tok_added_set *a) {
     }
     free(a->v);
     tok_map_free(&a->by_content);
+    index_free(a);
     memset(a, 0, sizeof *a);
 }
 
 const tok_added *tok_added_by_id(const tok_added_set *a, int32_t id) {
+    if (a->by_id) return id >= 0 && id < a->n_by_id && a->by_id[id] >= 0 ? &a->v[a->by_id[id]] : NULL;
     /* the latest token given this id wins, as added_tokens_map_r is overwritten */
     for (int i = a->n - 1; i >= 0; i--)
         if (a->v[i].id == id) return &a->v[i];
@@ -28,6 +45,7 @@ int tok_added_add(tok_added_set *a, const tok_model *m, const char *content, int
                   int rstrip, int normalized, int special, mt_err *e) {
     size_t len = strlen(content);
     if (!len) return MT_OK; /* ignored by tokenizers */
+    if (a->indexed) index_free(a); /* rebuilt by tok_added_prepare */
     int32_t idx = tok_map_get(&a->by_content, content, len);
     int32_t id = idx >= 0 ? a->v[idx].id : tok_map_get(&m->vocab, content, len);
     if (id < 0) {
@@ -64,7 +82,51 @@ int tok_added_add(tok_added_set *a, const tok_model *m, const char *content, int
     return MT_OK;
 }
 
+static const char *pattern_of(const tok_added *t) { return t->normalized ? t->norm_content : t->content; }
+
+static int tok_added_prepare_norm(tok_added_set *a, const tok_norm *nm, mt_err *e);
+
+/* Builds the lookup index (see tok_added_set). */
+static int build_index(tok_added_set *a) {
+    index_free(a);
+    int32_t max = -1;
+    for (int i = 0; i < a->n; i++)
+        if (a->v[i].id > max) max = a->v[i].id;
+    if (max >= 0) {
+        if (!(a->by_id = mt_malloc((size_t)(max + 1) * sizeof *a->by_id))) return MT_ENOMEM;
+        a->n_by_id = max + 1;
+        for (int32_t i = 0; i <= max; i++) a->by_id[i] = -1;
+        for (int i = 0; i < a->n; i++) a->by_id[a->v[i].id] = i; /* the latest wins */
+    }
+    for (int i = 0; i < a->n; i++) {
+        const tok_added *t = &a->v[i];
+        int s = t->normalized ? 1 : 0;
+        const char *p = pattern_of(t);
+        size_t pl = p ? strlen(p) : 0;
+        if (!pl || tok_map_get(&a->pat[s], p, pl) >= 0) continue; /* the first token with a pattern wins */
+        if (tok_map_put(&a->pat[s], p, pl, i)) return MT_ENOMEM;
+        unsigned char c = (unsigned char)p[0];
+        int k = 0, nl = a->nlens[s][c];
+        while (k < nl && a->lens[s][c][k] > (int)pl) k++;
+        if (k < nl && a->lens[s][c][k] == (int)pl) continue;
+        int *v = mt_realloc(a->lens[s][c], (size_t)(nl + 1) * sizeof *v);
+        if (!v) return MT_ENOMEM;
+        memmove(v + k + 1, v + k, (size_t)(nl - k) * sizeof *v);
+        v[k] = (int)pl;
+        a->lens[s][c] = v;
+        a->nlens[s][c] = nl + 1;
+    }
+    a->indexed = 1;
+    return MT_OK;
+}
+
 int tok_added_prepare(tok_added_set *a, const tok_norm *nm, mt_err *e) {
+    int rc = tok_added_prepare_norm(a, nm, e);
+    if (rc == MT_OK && build_index(a)) rc = mt_fail(e, MT_ENOMEM, "tokenizer: out of memory");
+    return rc;
+}
+
+static int tok_added_prepare_norm(tok_added_set *a, const tok_norm *nm, mt_err *e) {
     for (int i = 0; i < a->n; i++) {
         tok_added *t = &a->v[i];
         free(t->norm_content);
@@ -80,10 +142,18 @@ int tok_added_prepare(tok_added_set *a, const tok_norm *nm, mt_err *e) {
     return MT_OK;
 }
 
-static const char *pattern_of(const tok_added *t) { return t->normalized ? t->norm_content : t->content; }
-
 /* Longest pattern of the set matching at s[i..n); -1 if none. */
 static int longest_at(const tok_added_set *a, int normalized, const char *s, size_t n, size_t i) {
+    unsigned char c = (unsigned char)s[i];
+    if (a->indexed) {
+        for (int k = 0; k < a->nlens[normalized][c]; k++) {
+            size_t L = (size_t)a->lens[normalized][c][k];
+            if (L > n - i) continue;
+            int32_t idx = tok_map_get(&a->pat[normalized], s + i, L);
+            if (idx >= 0) return idx;
+        }
+        return -1;
+    }
     int best = -1;
     size_t bl = 0;
     for (int k = 0; k < a->n; k++) {

@@ -236,6 +236,15 @@ typedef struct tok_added_set {
     tok_added *v;
     int n, cap;
     tok_map by_content; /* content -> index in v */
+    /* lookup index built by tok_added_prepare (Gemma has 6k added tokens): per set (0: matched
+     * on raw text, 1: normalized), pattern -> first index in v, and per first byte the distinct
+     * pattern lengths, longest first; by_id: id -> index in v (-1), n_by_id entries */
+    tok_map pat[2];
+    int *lens[2][256];
+    int nlens[2][256];
+    int32_t *by_id;
+    int32_t n_by_id;
+    int indexed;
 } tok_added_set;
 
 /* Adds one token the way tokenizers' AddedVocabulary::add_tokens assigns ids: an id of the model

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mt_test.h"
@@ -244,6 +245,34 @@ static void test_api(void) {
     }
 }
 
+/* ---- the real Gemma 3 GGUF (tools/fetch_model.sh), when present ---- */
+
+#define REAL_GEMMA "cache/models/gemma-3-270m-q4_k_m.gguf"
+
+static void test_real_gemma(void) {
+    if (!exists(REAL_GEMMA)) {
+        printf("real Gemma 3 GGUF: %s absent, skipped (tools/fetch_model.sh fetches it)\n", REAL_GEMMA);
+        return;
+    }
+    mt_tokenizer *t = NULL;
+    mt_err e = {0};
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    int rc = mt_tok_load(REAL_GEMMA, &t, &e);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    CHECK(rc == MT_OK, "real Gemma 3 GGUF: %s", e.msg);
+    if (rc) return;
+    int total = 0, dok = 0, dtotal = 0;
+    int ok = check_expectations(t, "real_gemma3_gguf", GOLDEN "/real_gemma3_gguf/expect.jsonl", &total, &dok, &dtotal);
+    printf("real Gemma 3 GGUF (262k tokens, merges derived in %.2f s): %d/%d strings identical to transformers' GGUF "
+           "tokenizer; decode %d/%d\n", (double)(b.tv_sec - a.tv_sec) + 1e-9 * (double)(b.tv_nsec - a.tv_nsec), ok,
+           total, dok, dtotal);
+    CHECK(dok == dtotal, "real Gemma 3 GGUF: %d of %d decodes differ", dtotal - dok, dtotal);
+    CHECK(mt_tok_token_to_id(t, "<bos>") == 2 && mt_tok_is_special(t, 2) && mt_tok_vocab_size(t) == 262144,
+          "real Gemma 3 GGUF: <bos> / vocabulary size");
+    mt_tok_free(t);
+}
+
 /* ---- bad files ---- */
 
 static char tmpdir[64];
@@ -395,6 +424,7 @@ static void test_bad(void) {
 int main(void) {
     test_golden();
     test_api();
+    test_real_gemma();
     test_bad();
     return mt_test_report();
 }
