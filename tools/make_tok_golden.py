@@ -22,7 +22,8 @@ same strings plus BPE_EXTRA):
     bpe_spm         Llama-2 style SentencePiece BPE with byte_fallback (sentencepiece-trained,
                     converted by transformers' LlamaTokenizer), BOS template, [a, b] merges
     bpe_spm_gemma   Gemma style (GemmaTokenizer conversion: Replace normalizer, no prefix space)
-Each also gets tokenizer.gguf, the same vocabulary as llama.cpp's converters write GGUF metadata
+    bpe_affix       continuing_subword_prefix "##" + end_of_word_suffix "</w>" + unk, BPEDecoder
+Each but bpe_affix also gets tokenizer.gguf, the same vocabulary as llama.cpp's converters write GGUF metadata
 (gpt2 + tokenizer.ggml.pre; llama + scores/token types, no merges), which matrice must load into
 the same ids; the run also reports how transformers' own GGUF tokenizer loading compares.
 Needs: tokenizers, transformers (v5), sentencepiece, protobuf, gguf.
@@ -799,12 +800,30 @@ def train_spm_bpe(lines, d, gemma):
     write_json(os.path.join(d, "tokenizer.json"), j, compact=True)
 
 
+def build_bpe_affix(lines, d):
+    """continuing_subword_prefix + end_of_word_suffix + unk (fuse_unk off), BertNormalizer and
+    BertPreTokenizer, BPEDecoder: the CharBPE / OpenAI-GPT shape; a small alphabet so unknown
+    chars occur."""
+    from tokenizers.models import BPE
+    from tokenizers.trainers import BpeTrainer
+    tok = Tokenizer(BPE(unk_token="<unk>", continuing_subword_prefix="##", end_of_word_suffix="</w>"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    trainer = BpeTrainer(vocab_size=2500, special_tokens=["<unk>", "<mask>"], show_progress=False, limit_alphabet=300,
+                         continuing_subword_prefix="##", end_of_word_suffix="</w>")
+    tok.train_from_iterator(lines, trainer)
+    tok.decoder = decoders.BPEDecoder(suffix="</w>")
+    os.makedirs(d, exist_ok=True)
+    write_json(os.path.join(d, "tokenizer.json"), json.loads(tok.to_str()), compact=True)
+
+
 BPE_BUILDERS = {
     "bpe_gpt2": build_bpe_gpt2,
     "bpe_qwen2": build_bpe_qwen2,
     "bpe_llama3": build_bpe_llama3,
     "bpe_spm": lambda lines, d: train_spm_bpe(lines, d, False),
     "bpe_spm_gemma": lambda lines, d: train_spm_bpe(lines, d, True),
+    "bpe_affix": build_bpe_affix,
 }
 
 
@@ -944,7 +963,8 @@ def main():
                 sys.exit("--expect needs the committed tokenizers")
             lines = lines or corpus()
             build(lines, os.path.join(OUT, name))
-        write_gguf(name)
+        if name != "bpe_affix":
+            write_gguf(name)
 
     strings, bstrings = test_strings(), bpe_strings()
     names = sorted(os.path.basename(p) for p in glob.glob(os.path.join(OUT, "*"))
@@ -954,7 +974,8 @@ def main():
         write_expect(name, ss)
         print("%s: %d strings" % (name, len(ss)))
     for name in BPE_BUILDERS:
-        check_transformers_gguf(name, bstrings)
+        if name != "bpe_affix":
+            check_transformers_gguf(name, bstrings)
     real_gemma_expect()
     for name in ("wordpiece", "wordpiece_uncased"):
         check_vocab_txt(name, strings)

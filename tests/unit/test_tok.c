@@ -11,6 +11,7 @@
 
 #include "mt_test.h"
 #include "mt_tokenizer.h"
+#include "tok_internal.h" /* tok_from_vocab: the GGUF path on plain arrays */
 
 #define GOLDEN "tests/golden/tok"
 
@@ -273,6 +274,70 @@ static void test_real_gemma(void) {
     mt_tok_free(t);
 }
 
+/* ---- GGUF-style vocabularies given as plain arrays (tok_from_vocab) ---- */
+
+static int from_vocab(const char *model, const char *pre, const char *const *toks, int nt, const char *const *merges,
+                      int nm, const float *scores, mt_tokenizer **t, mt_err *e) {
+    size_t tl[16], ml[16];
+    for (int i = 0; i < nt; i++) tl[i] = strlen(toks[i]);
+    for (int i = 0; i < nm; i++) ml[i] = strlen(merges[i]);
+    tok_vocab_spec v = {model, pre, NULL, nt, toks, tl, scores, NULL, nm, merges, ml, -1, -1, -1, -1, -1, -1, -1};
+    *t = NULL;
+    return tok_from_vocab(&v, "test.gguf", t, e);
+}
+
+static void test_vocab_spec(void) {
+    static const char *toks[] = {"a", "b", "c", "ab", "abc", "\xc4\xa0", "\xc4\xa0" "a"};
+    static const char *good[] = {"a b", "ab c", "\xc4\xa0 a"};
+    mt_tokenizer *t;
+    mt_err e = {0};
+    int rc = from_vocab("gpt2", "gpt-2", toks, 7, good, 3, NULL, &t, &e);
+    CHECK(rc == MT_OK, "vocab spec gpt2: %s", e.msg);
+    if (rc == MT_OK) {
+        int32_t *ids;
+        int n;
+        rc = mt_tok_encode(t, "abc a", 1, &ids, &n, &e);
+        CHECK(rc == MT_OK && n == 2 && ids[0] == 4 && ids[1] == 6, "vocab spec gpt2 encode (rc %d, n %d)", rc, n);
+        if (rc == MT_OK) free(ids);
+        mt_tok_free(t);
+    }
+    static const char *bad1[] = {"a b", "ab  c"}, *bad2[] = {"a b", "a q"}, *bad3[] = {" ab"};
+    rc = from_vocab("gpt2", "gpt-2", toks, 7, good, 0, NULL, &t, &e);
+    CHECK(rc == MT_EFORMAT && t == NULL && strstr(e.msg, "test.gguf: tokenizer.ggml.merges: no merges"), "gguf zero merges: %s",
+          e.msg);
+    rc = from_vocab("gpt2", "gpt-2", toks, 7, bad1, 2, NULL, &t, &e);
+    CHECK(rc == MT_EFORMAT && strstr(e.msg, "tokenizer.ggml.merges[1]: expected"), "gguf malformed merge: %s", e.msg);
+    rc = from_vocab("gpt2", "gpt-2", toks, 7, bad2, 2, NULL, &t, &e);
+    CHECK(rc == MT_EFORMAT && strstr(e.msg, "merges[1]: token 'q' is not in the vocabulary"), "gguf unknown merge: %s",
+          e.msg);
+    rc = from_vocab("gpt2", "gpt-2", toks, 7, bad3, 1, NULL, &t, &e);
+    CHECK(rc == MT_EFORMAT && strstr(e.msg, "merges[0]"), "gguf leading-space merge: %s", e.msg);
+    rc = from_vocab("gpt2", "no-such-pre", toks, 7, good, 3, NULL, &t, &e);
+    CHECK(rc == MT_EUNSUPPORTED && strstr(e.msg, "tokenizer.ggml.pre 'no-such-pre'"), "gguf unknown pre: %s", e.msg);
+    rc = from_vocab("bert", NULL, toks, 7, good, 3, NULL, &t, &e);
+    CHECK(rc == MT_EUNSUPPORTED && strstr(e.msg, "tokenizer.ggml.model 'bert'"), "gguf unknown model: %s", e.msg);
+    rc = from_vocab("llama", NULL, toks, 7, good, 0, NULL, &t, &e);
+    CHECK(rc == MT_EFORMAT && strstr(e.msg, "tokenizer.ggml.scores"), "gguf llama without scores or merges: %s", e.msg);
+    static const char *dup[] = {"a", "b", "a"};
+    static const float sc[] = {0, 0, 0, -1, -2, 0, 0};
+    rc = from_vocab("llama", NULL, dup, 3, good, 0, sc, &t, &e);
+    CHECK(rc == MT_EFORMAT && strstr(e.msg, "tokens[2] repeats token 0"), "gguf duplicate token: %s", e.msg);
+    static const char *spm[] = {"a", "b", "c", "ab", "bc", "abc"};
+    static const float sc2[] = {0, 0, 0, -1, -2, -3};
+    rc = from_vocab("llama", NULL, spm, 3, good, 0, sc2, &t, &e); /* no piece splits into two pieces */
+    CHECK(rc == MT_EFORMAT && strstr(e.msg, "no merges loaded"), "gguf llama with no derivable merges: %s", e.msg);
+    rc = from_vocab("llama", NULL, spm, 6, good, 0, sc2, &t, &e);
+    CHECK(rc == MT_OK, "gguf llama: %s", e.msg);
+    if (rc == MT_OK) { /* merges by score: ab (-1) before bc (-2); abc from ab+c */
+        int32_t *ids;
+        int n;
+        rc = mt_tok_encode(t, "abc", 0, &ids, &n, &e);
+        CHECK(rc == MT_OK && n == 1 && ids[0] == 5, "gguf llama encode abc (n %d)", n);
+        if (rc == MT_OK) free(ids);
+        mt_tok_free(t);
+    }
+}
+
 /* ---- bad files ---- */
 
 static char tmpdir[64];
@@ -425,6 +490,7 @@ int main(void) {
     test_golden();
     test_api();
     test_real_gemma();
+    test_vocab_spec();
     test_bad();
     return mt_test_report();
 }
