@@ -386,7 +386,7 @@ int tok_bpe_merges_from_scores(tok_model *m, const double *key, const char *what
         return mt_fail(e, MT_ENOMEM, "%s: out of memory deriving merges", what);
     }
     for (size_t i = 0; i < n; i++) c[i].seq = i;
-    qsort(c, n, sizeof *c, cand_cmp);
+    if (n > 1) qsort(c, n, sizeof *c, cand_cmp);
     for (size_t i = 0; i < n && rc == MT_OK; i++) {
         const char *l = m->tokens[c[i].l], *r = m->tokens[c[i].r];
         rc = tok_bpe_add_merge(m, l, strlen(l), r, strlen(r), (uint32_t)i, what, i, e);
