@@ -22,6 +22,7 @@ same strings plus BPE_EXTRA):
     bpe_spm         Llama-2 style SentencePiece BPE with byte_fallback (sentencepiece-trained,
                     converted by transformers' LlamaTokenizer), BOS template, [a, b] merges
     bpe_spm_gemma   Gemma style (GemmaTokenizer conversion: Replace normalizer, no prefix space)
+    bpe_gpt2_prefix bpe_gpt2 with [a, b] merges and ByteLevel add_prefix_space (rebuilt every run)
     bpe_affix       continuing_subword_prefix "##" + end_of_word_suffix "</w>" + unk, BPEDecoder
 Each but bpe_affix also gets tokenizer.gguf, the same vocabulary as llama.cpp's converters write GGUF metadata
 (gpt2 + tokenizer.ggml.pre; llama + scores/token types, no merges), which matrice must load into
@@ -965,6 +966,16 @@ def main():
             build(lines, os.path.join(OUT, name))
         if name != "bpe_affix":
             write_gguf(name)
+    # bpe_gpt2 respelled: [a, b] pair merges, ByteLevel add_prefix_space (on every piece between
+    # added tokens), a ByteLevel normalizer-free Sequence decoder
+    with open(os.path.join(OUT, "bpe_gpt2", "tokenizer.json"), encoding="utf-8") as f:
+        j = json.load(f)
+    j["model"]["merges"] = [m.split(" ") for m in j["model"]["merges"]]
+    j["pre_tokenizer"] = {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True}
+    j["decoder"] = {"type": "Sequence", "decoders": [{"type": "ByteLevel", "add_prefix_space": True,
+                                                      "trim_offsets": True, "use_regex": True}]}
+    os.makedirs(os.path.join(OUT, "bpe_gpt2_prefix"), exist_ok=True)
+    write_json(os.path.join(OUT, "bpe_gpt2_prefix", "tokenizer.json"), j, compact=True)
 
     strings, bstrings = test_strings(), bpe_strings()
     names = sorted(os.path.basename(p) for p in glob.glob(os.path.join(OUT, "*"))
