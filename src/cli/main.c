@@ -175,7 +175,7 @@ static int cmd_predict(int argc, char **argv) {
     float *logits = NULL, *probs = NULL;
     scored *s = NULL;
     mt_config cfg;
-    if (mt_config_load(dir, &cfg, &e) || mt_tok_load(dir, &tok, &e) || mt_cloze_make(tok, &cfg, query, NULL, &c, &e) ||
+    if (mt_model_config_load(dir, &cfg, &e) || mt_tok_load(dir, &tok, &e) || mt_cloze_make(tok, &cfg, query, NULL, &c, &e) ||
         mt_model_load(dir, &m, &e) || mt_run_new(m, c.T, 1, &r, &e) || mt_forward(m, r, c.ids, NULL, c.T, &e)) {
         rc = fail("predict", &e);
         goto done;
@@ -278,7 +278,7 @@ static int cmd_attribute(int argc, char **argv) {
     mt_ig_result res = {0};
     int *order = NULL;
     mt_config cfg0;
-    if (mt_config_load(dir, &cfg0, &e) || mt_tok_load(dir, &tok, &e) || mt_cloze_make(tok, &cfg0, query, answer, &c, &e) ||
+    if (mt_model_config_load(dir, &cfg0, &e) || mt_tok_load(dir, &tok, &e) || mt_cloze_make(tok, &cfg0, query, answer, &c, &e) ||
         mt_model_load(dir, &m, &e)) {
         rc = fail("attribute", &e);
         goto done;

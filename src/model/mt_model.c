@@ -31,19 +31,20 @@ int mt_model_is_gguf(const char *path) {
     return ok;
 }
 
+int mt_model_config_load(const char *path, mt_config *cfg, mt_err *e) {
+    if (!mt_model_is_gguf(path)) return mt_config_load(path, cfg, e);
+    mt_gguf *g = NULL; /* a GGUF file: configuration from its metadata */
+    int rc = mt_gguf_open(path, &g, e);
+    if (!rc) rc = mt_config_from_gguf(g, cfg, e);
+    mt_gguf_close(g);
+    return rc;
+}
+
 int mt_model_load(const char *dir, mt_model **out, mt_err *e) {
     *out = NULL;
     mt_model *m = mt_calloc(1, sizeof *m);
     if (!m) return mt_fail(e, MT_ENOMEM, "out of memory");
-    int rc;
-    if (mt_model_is_gguf(dir)) { /* a GGUF file: configuration from its metadata */
-        mt_gguf *g = NULL;
-        rc = mt_gguf_open(dir, &g, e);
-        if (!rc) rc = mt_config_from_gguf(g, &m->cfg, e);
-        mt_gguf_close(g);
-    } else {
-        rc = mt_config_load(dir, &m->cfg, e);
-    }
+    int rc = mt_model_config_load(dir, &m->cfg, e);
     if (!rc) {
         m->ops = ops_for(&m->cfg);
         if (!m->ops) rc = mt_fail(e, MT_EUNSUPPORTED, "%s: architecture %s has no engine", dir, mt_arch_name(m->cfg.arch));

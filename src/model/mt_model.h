@@ -16,6 +16,8 @@ typedef struct mt_run mt_run;     /* opaque: activations and scratch for one que
 /* dir holds config.json and model.safetensors (or a sharded index), or is a .gguf file
  * (llama, qwen2, gemma3: configuration from its metadata, quantized weights dequantized). */
 int mt_model_load(const char *dir, mt_model **out, mt_err *e);
+/* The configuration alone (config.json of a folder, or a GGUF file's metadata): cheap. */
+int mt_model_config_load(const char *path, mt_config *cfg, mt_err *e);
 /* Whether path is a GGUF file (by its magic). */
 int mt_model_is_gguf(const char *path);
 void mt_model_free(mt_model *m);

@@ -53,6 +53,23 @@ expect_ok "attribute kn" '"top_neurons"' -- attribute --model $M --query "Paris 
 if [ -s "$tmp/s.npy" ] && head -c 6 "$tmp/s.npy" | grep -q NUMPY; then ok; else ko "attribute --scores wrote no .npy"; fi
 expect_ok "attribute amig multi-token" '"completeness"' -- attribute --model $X --query "La capitale de la France est [Y] ." --answer "Paris Berlin" --method amig --steps 3 --target logprob
 
+# ---- causal models (byte-level BPE and SentencePiece-BPE tokenizers) and GGUF
+Q=tests/golden/cli/qwen2
+G=tests/golden/cli/gemma3
+expect_ok "predict causal qwen2" '"answer_position": 5' -- predict --model $Q --query "The capital of France is [Y]" --top 3
+expect_ok "predict causal gemma3 (BOS)" '"<bos>"' -- predict --model $G --query "The capital of France is [Y]." --top 3
+expect_ok "attribute causal multi-token amig" '"completeness"' -- attribute --model $G --query "Die Hauptstadt von Frankreich ist [Y]." --answer "Parisienne" --method amig --steps 3
+expect_ok "attribute causal --neuron gate" '"neuron": "gate"' -- attribute --model $Q --query "The capital of France is [Y]" --answer Paris --steps 2 --neuron gate
+expect_ok "tokenize with byte-level BPE" '"ids"' -- tokenize --model $Q --text "Hello world"
+expect_error "causal query with [Y] not final" "must be final" -- predict --model $Q --query "[Y] is the capital of France."
+expect_error "neuron kind the model lacks" "pre_act" -- attribute --model $Q --query "The capital of France is [Y]" --answer Paris --neuron pre_act
+T=tests/golden/causal/llama/model.gguf
+head -c 3000 $T >"$tmp/trunc.gguf"
+expect_error "GGUF truncated" "trunc.gguf" -- predict --model "$tmp/trunc.gguf" --query "a [Y]"
+{ printf 'GGUF\001\000\000\000'; tail -c +9 $T; } >"$tmp/v1.gguf"
+expect_error "GGUF version 1" "v1.gguf" -- predict --model "$tmp/v1.gguf" --query "a [Y]"
+expect_error "GGUF without a tokenizer" "tokenizer" -- predict --model $T --query "a [Y]"
+
 # ---- bad input
 expect_error "model folder missing" "$tmp/nope" -- predict --model "$tmp/nope" --query "a [Y] ."
 mkmodel cfgtrunc $M; head -c 40 $M/config.json >"$tmp/cfgtrunc/config.json"
