@@ -1,13 +1,18 @@
-/* bench_ig: times integrated-gradients attribution over every FFN layer of one masked query.
+/* bench_ig: times integrated-gradients attribution over every FFN layer of one query.
  *
- *   bench_ig [options] MODEL_DIR [STEPS=20] [N_TOKENS=12] [REPEATS=3] [kn|amig]
+ *   bench_ig [options] MODEL [STEPS=20] [N_TOKENS=12] [REPEATS=3] [kn|amig]
  *   bench_ig --peak [N=1024] [REPEATS=20]
  *
- * The query is deterministic (bench_query below; bench/ig_torch.py builds the same one):
- * [CLS]=101 first, [SEP]=102 last (both flagged special), [MASK]=103 at position T/2, and
- * ids 1000 + (7919 i) mod 100000 elsewhere. The target is the argmax at the mask of the
- * unpatched model. mt_ig_attribute runs REPEATS times (zero baseline for kn, AMIG's for amig,
- * multiplier a - b, target P(y)); one line of JSON goes to stdout.
+ * MODEL is a folder (config.json + safetensors) or a .gguf file. The query is deterministic
+ * (bench_query below; bench/ig_torch.py builds the same one):
+ *   masked LMs: [CLS]=101 first, [SEP]=102 last (both flagged special), [MASK]=103 at position
+ *     T/2, and ids 1000 + (7919 i) mod 100000 elsewhere; the answer position is the mask.
+ *   causal LMs (mt_model_config(m)->causal): ids 1000 + (7919 i) mod 100000 at every position
+ *     (with --bos, the model's BOS id first, flagged special); the answer position is the last
+ *     token, the AMIG replacement id is the model's EOS (0 if it has none).
+ * The target is the argmax at the answer position of the unpatched model. mt_ig_attribute runs
+ * REPEATS times (zero baseline for kn, AMIG's for amig, multiplier a - b, target P(y), neuron:
+ * the down projection's input); one line of JSON goes to stdout.
  *
  * Options:
  *   --scores F.npy   write the [n_layers][d_ff] float32 scores of the last repeat
@@ -15,6 +20,7 @@
  *                    forward, patched pass per layer, best of 2) and the GEMMs of one layer and
  *                    of the head alone (also with the rows of all layers stacked), to split the
  *                    time into head / layer GEMMs / the rest
+ *   --bos            causal models: begin the query with the model's BOS token
  *   --peak           time cblas_sgemm N x N x N instead (the machine's GEMM peak), no model */
 #include <cblas.h>
 #include <stdio.h>
@@ -47,11 +53,19 @@ static void die(const char *what, const mt_err *e) {
     exit(1);
 }
 
-/* The benchmark query; shared with bench/ig_torch.py (keep the two in step). */
-static int bench_query(int T, int32_t *ids, uint8_t *special) {
+/* The benchmark query; shared with bench/ig_torch.py (keep the two in step). Returns the
+ * answer position. bos >= 0: causal query beginning with that id; bos = -2: causal, no BOS. */
+static int bench_query(int T, int causal, int bos, int32_t *ids, uint8_t *special) {
     for (int i = 0; i < T; i++) {
         ids[i] = 1000 + (int32_t)((7919L * i) % 100000);
         special[i] = 0;
+    }
+    if (causal) {
+        if (bos >= 0) {
+            ids[0] = bos;
+            special[0] = 1;
+        }
+        return T - 1;
     }
     ids[0] = 101;
     ids[T - 1] = 102;
@@ -103,6 +117,49 @@ static double time_gemm(int M, int N, int K, int trans_b, int reps) {
     return best;
 }
 
+/* Causal LMs: best time of one downstream layer's GEMMs for M rows (q, k, v, o, gate, up, down
+ * forward and activation backward) with the weights streamed from memory as in the patched pass,
+ * where consecutive layers use different weights: the layer runs over `sets` distinct weight
+ * copies (together larger than the last-level cache) and the time is per layer. */
+static double time_layer_stream(int M, int d, int qd, int kd, int f, int gated, int sets, int rounds) {
+    const size_t nw[7] = {(size_t)qd * d, (size_t)kd * d, (size_t)kd * d, (size_t)d * qd,
+                          gated ? (size_t)f * d : 0, (size_t)f * d, (size_t)d * f};
+    size_t per = 0;
+    for (int i = 0; i < 7; i++) per += nw[i];
+    const int widest = f > qd ? f : qd;
+    float *W = malloc(sizeof(float) * per * sets), *X = malloc(sizeof(float) * (size_t)M * widest),
+          *Y = malloc(sizeof(float) * (size_t)M * widest);
+    if (!W || !X || !Y) die("gemm", NULL);
+    for (size_t i = 0; i < per * sets; i++) W[i] = (float)((i * 53 % 97) - 48) * 1e-3f;
+    for (size_t i = 0; i < (size_t)M * widest; i++) X[i] = (float)((i * 37 % 101) - 50) * 1e-3f;
+    /* per weight: out (rows of W) and in (columns) */
+    const int out[7] = {qd, kd, kd, d, f, f, d}, in[7] = {d, d, d, qd, d, d, f};
+    double best = 1e30;
+    for (int r = 0; r < rounds + 1; r++) { /* the first round warms up */
+        double t0 = now();
+        for (int s = 0; s < sets; s++) {
+            const float *w = W + per * s;
+            for (int i = 0; i < 7; w += nw[i], i++) /* forward: Y[M][out] = X[M][in] . W^T */
+                if (nw[i])
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, out[i], in[i], 1.0f, X, in[i], w, in[i],
+                                0.0f, Y, out[i]);
+        }
+        for (int s = 0; s < sets; s++) {
+            const float *w = W + per * s;
+            for (int i = 0; i < 7; w += nw[i], i++) /* backward: dX[M][in] = dY[M][out] . W */
+                if (nw[i])
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, in[i], out[i], 1.0f, X, out[i], w, in[i],
+                                0.0f, Y, in[i]);
+        }
+        double t = (now() - t0) / sets;
+        if (r > 0 && t < best) best = t;
+    }
+    free(W);
+    free(X);
+    free(Y);
+    return best;
+}
+
 static int peak_main(int argc, char **argv) {
     int n = argc > 0 ? atoi(argv[0]) : 1024, reps = argc > 1 ? atoi(argv[1]) : 20;
     if (n < 16 || reps < 1) {
@@ -118,18 +175,19 @@ static int peak_main(int argc, char **argv) {
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: bench_ig [--scores F.npy] [--breakdown] MODEL_DIR [STEPS=20] [N_TOKENS=12] "
+    fprintf(stderr, "usage: bench_ig [--scores F.npy] [--breakdown] [--bos] MODEL [STEPS=20] [N_TOKENS=12] "
                     "[REPEATS=3] [kn|amig]\n       bench_ig --peak [N=1024] [REPEATS=20]\n");
     exit(2);
 }
 
 int main(int argc, char **argv) {
     const char *scores_path = NULL, *pos[8] = {0};
-    int npos = 0, breakdown = 0;
+    int npos = 0, breakdown = 0, want_bos = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--peak")) return peak_main(argc - i - 1, argv + i + 1);
         if (!strcmp(argv[i], "--scores") && i + 1 < argc) scores_path = argv[++i];
         else if (!strcmp(argv[i], "--breakdown")) breakdown = 1;
+        else if (!strcmp(argv[i], "--bos")) want_bos = 1;
         else if (argv[i][0] == '-' && argv[i][1]) usage();
         else if (npos < 8) pos[npos++] = argv[i];
         else usage();
@@ -146,16 +204,20 @@ int main(int argc, char **argv) {
     if (mt_model_load(dir, &m, &e)) die("load", &e);
     double load_s = now() - t0;
     const mt_config *c = mt_model_config(m);
-    const int L = c->n_layers, f = c->d_ff, d = c->d_model, V = c->vocab_size;
+    const int L = c->n_layers, f = c->d_ff, d = c->d_model, V = c->vocab_size, causal = c->causal;
+    /* attention widths: query/output and key/value (GQA) */
+    const int qd = causal ? c->n_heads * c->head_dim : d, kd = causal ? c->n_kv_heads * c->head_dim : d;
     if (T > c->max_pos - c->pos_offset) die("n_tokens exceeds the model's positions", NULL);
+    if (want_bos && (!causal || c->bos_id < 0)) die("--bos: the model is not causal or has no BOS id", NULL);
 
     int32_t *ids = malloc(sizeof(int32_t) * T);
     uint8_t *special = malloc(T);
     float *logits = malloc(sizeof(float) * V);
     if (!ids || !special || !logits) die("alloc", NULL);
-    int mask_pos = bench_query(T, ids, special);
+    int mask_pos = bench_query(T, causal, want_bos ? c->bos_id : -2, ids, special);
+    const int32_t mask_id = causal ? (c->eos_id >= 0 ? c->eos_id : 0) : 103;
 
-    /* Target: argmax at the mask of the unpatched model. */
+    /* Target: argmax at the answer position of the unpatched model. */
     mt_run *r = NULL;
     if (mt_run_new(m, T, 1, &r, &e)) die("run", &e);
     if (mt_forward(m, r, ids, NULL, T, &e) || mt_head_logits(m, r, mask_pos, logits, &e)) die("forward", &e);
@@ -165,7 +227,7 @@ int main(int argc, char **argv) {
     mt_run_free(r);
 
     mt_query q = {.ids = ids, .types = NULL, .T = T, .answer_pos = &mask_pos, .answer_ids = &target,
-                  .n_answer = 1, .mask_id = 103, .special = special};
+                  .n_answer = 1, .mask_id = mask_id, .special = special};
     mt_ig_opts o;
     mt_ig_opts_default(&o);
     o.steps = steps;
@@ -184,6 +246,17 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_ig: repeat %d/%d: %.3f s (wall %.3f s)\n", i + 1, repeats, secs[i], wall);
     }
     double mean = sum / repeats, gflop = res.flops / 1e9;
+    /* Causal LMs: the same work counted by this program from the exact shapes (GQA widths, gated
+     * FFN, no head transform), matrix-multiply FLOPs, forward + activation backward. mt_ig's own
+     * count uses 4 d^2 for the attention projections and d^2 + d V for the head (exact for BERT). */
+    double gflop_model = gflop;
+    if (causal) {
+        const double M = steps + 1, fw = c->gated ? 3.0 : 2.0;
+        const double tok = 2.0 * d * qd + 2.0 * d * kd + fw * d * f + 2.0 * T * qd; /* MACs, one token, one layer */
+        double fl = 2.0 * T * L * tok;                                                /* unpatched forward */
+        for (int l = 0; l < L; l++) fl += 2.0 * M * 2.0 * ((double)d * f + (L - 1 - l) * tok + (double)d * V);
+        gflop_model = fl / 1e9;
+    }
 
     /* Sanity: completeness per layer (score sum vs F(a) - F(b)), largest score. */
     double max_score = 0, worst_compl = 0;
@@ -209,18 +282,20 @@ int main(int argc, char **argv) {
         mt_run_free(r);
     }
 
-    printf("{\"impl\": \"matrice-c\", \"method\": \"%s\", \"model\": \"%s\", \"n_layers\": %d, \"d_ff\": %d, "
-           "\"vocab\": %d, \"T\": %d, \"steps\": %d, \"mask_pos\": %d, \"ids\": [",
-           method, dir, L, f, V, T, steps, mask_pos);
+    /* mask_pos: the answer position (the mask for masked LMs, the last token for causal ones). */
+    printf("{\"impl\": \"matrice-c\", \"method\": \"%s\", \"model\": \"%s\", \"arch\": \"%s\", \"causal\": %d, "
+           "\"n_layers\": %d, \"d_model\": %d, \"d_ff\": %d, \"vocab\": %d, \"T\": %d, \"steps\": %d, "
+           "\"mask_pos\": %d, \"mask_id\": %d, \"ids\": [",
+           method, dir, mt_arch_name(c->arch), causal, L, d, f, V, T, steps, mask_pos, mask_id);
     for (int i = 0; i < T; i++) printf("%s%d", i ? ", " : "", ids[i]);
     printf("], \"target\": %d, \"prob\": %.9g, \"blas_core\": \"%s\", \"threads\": %d, \"repeats\": %d, "
            "\"seconds_all\": [",
            target, res.prob[0], openblas_get_corename(), openblas_get_num_threads(), repeats);
     for (int i = 0; i < repeats; i++) printf("%s%.4f", i ? ", " : "", secs[i]);
-    printf("], \"seconds_best\": %.4f, \"seconds_mean\": %.4f, \"gflop\": %.3f, \"gflops_best\": %.2f, "
+    printf("], \"seconds_best\": %.4f, \"seconds_mean\": %.4f, \"gflop\": %.3f, \"gflop_model\": %.3f, \"gflops_best\": %.2f, "
            "\"gflops_mean\": %.2f, \"peak_rss_mb\": %.1f, \"run_arena_mb\": %.1f, \"load_seconds\": %.3f, "
            "\"max_abs_score\": %.6g, \"completeness_max_rel_err\": %.3g",
-           best, mean, gflop, gflop / best, gflop / mean, peak_rss_mb(), arena / 1048576.0, load_s, max_score,
+           best, mean, gflop, gflop_model, gflop / best, gflop / mean, peak_rss_mb(), arena / 1048576.0, load_s, max_score,
            worst_compl);
 
     if (breakdown) {
@@ -260,29 +335,49 @@ int main(int argc, char **argv) {
             sx += x, sy += pg[l], sxx += x * x, sxy += x * pg[l];
         }
         double slope = L > 1 ? (L * sxy - sx * sy) / (L * sxx - sx * sx) : 0, icpt = (sy - slope * sx) / L;
-        /* GEMMs alone at the shapes of the patched pass: one downstream layer, M*T rows, forward
-         * (q, k, v, o, fc1, fc2) and activation backward (the same six, transposed); the head at
-         * M rows (transform d x d and decoder d x V, forward and backward). */
-        const int N = M * T, gr = 3;
-        double layer_gemm = 4 * time_gemm(N, d, d, 1, gr) + time_gemm(N, f, d, 1, gr) + time_gemm(N, d, f, 1, gr) +
-                            4 * time_gemm(N, d, d, 0, gr) + time_gemm(N, d, f, 0, gr) + time_gemm(N, f, d, 0, gr);
-        double head_gemm = time_gemm(M, d, d, 1, gr) + time_gemm(M, V, d, 1, gr) + time_gemm(M, d, d, 0, gr) +
-                           time_gemm(M, d, V, 0, gr);
-        /* The head GEMMs if the rows of all L target layers went through the head at once. */
-        const int MB = M * L;
-        double head_gemm_batched = (time_gemm(MB, d, d, 1, gr) + time_gemm(MB, V, d, 1, gr) +
-                                    time_gemm(MB, d, d, 0, gr) + time_gemm(MB, d, V, 0, gr)) / L;
-        double layer_gemm_flop = 2.0 * 2.0 * N * (4.0 * d * d + 2.0 * d * f);
-        double head_gemm_flop = 2.0 * 2.0 * M * ((double)d * d + (double)d * V);
+        /* GEMMs alone at the shapes of the patched pass. Masked LMs: one downstream layer at M*T
+         * rows, forward (q, k, v, o, fc1, fc2) and activation backward (the same six, transposed);
+         * the head at M rows (transform d x d and decoder d x V, forward and backward). Causal LMs:
+         * one downstream layer at M rows (the last token only): q, k, v (GQA widths), o, gate, up,
+         * down forward and backward; the head: decoder d x V at M rows, forward and backward. */
+        const int N = causal ? M : M * T, gr = 3;
+        double layer_gemm, head_gemm, head_gemm_batched, layer_gemm_flop, head_gemm_flop, layer_gemm_stream = 0;
+        const int MB = M * L; /* the head GEMMs if the rows of all L target layers went through it at once */
+        if (causal) {
+            const int nup = c->gated ? 2 : 1;
+            layer_gemm = time_gemm(N, qd, d, 1, gr) + 2 * time_gemm(N, kd, d, 1, gr) + time_gemm(N, d, qd, 1, gr) +
+                         nup * time_gemm(N, f, d, 1, gr) + time_gemm(N, d, f, 1, gr) + time_gemm(N, d, qd, 0, gr) +
+                         2 * time_gemm(N, d, kd, 0, gr) + time_gemm(N, qd, d, 0, gr) + nup * time_gemm(N, d, f, 0, gr) +
+                         time_gemm(N, f, d, 0, gr);
+            head_gemm = time_gemm(M, V, d, 1, gr) + time_gemm(M, d, V, 0, gr);
+            head_gemm_batched = (time_gemm(MB, V, d, 1, gr) + time_gemm(MB, d, V, 0, gr)) / L;
+            /* weights streamed from memory: enough distinct layers to exceed 512 MB */
+            const double layer_bytes = 4.0 * ((double)d * (2 * qd + 2 * kd) + (nup + 1.0) * d * f);
+            int sets = (int)(512e6 / layer_bytes) + 1;
+            if (sets > L) sets = L;
+            layer_gemm_stream = time_layer_stream(N, d, qd, kd, f, c->gated, sets, 2);
+            layer_gemm_flop = 2.0 * 2.0 * N * (2.0 * d * qd + 2.0 * d * kd + (nup + 1.0) * d * f);
+            head_gemm_flop = 2.0 * 2.0 * M * ((double)d * V);
+        } else {
+            layer_gemm = 4 * time_gemm(N, d, d, 1, gr) + time_gemm(N, f, d, 1, gr) + time_gemm(N, d, f, 1, gr) +
+                         4 * time_gemm(N, d, d, 0, gr) + time_gemm(N, d, f, 0, gr) + time_gemm(N, f, d, 0, gr);
+            head_gemm = time_gemm(M, d, d, 1, gr) + time_gemm(M, V, d, 1, gr) + time_gemm(M, d, d, 0, gr) +
+                        time_gemm(M, d, V, 0, gr);
+            head_gemm_batched = (time_gemm(MB, d, d, 1, gr) + time_gemm(MB, V, d, 1, gr) + time_gemm(MB, d, d, 0, gr) +
+                                 time_gemm(MB, d, V, 0, gr)) / L;
+            layer_gemm_flop = 2.0 * 2.0 * N * (4.0 * d * d + 2.0 * d * f);
+            head_gemm_flop = 2.0 * 2.0 * M * ((double)d * d + (double)d * V);
+        }
         printf(", \"breakdown\": {\"forward_1seq_s\": %.4f, \"head_1row_s\": %.4f, \"patch_grad_total_s\": %.4f, "
                "\"patch_grad_s\": [",
                fwd_s, head1_s, pg_total);
         for (int l = 0; l < L; l++) printf("%s%.4f", l ? ", " : "", pg[l]);
         printf("], \"fit_top_s\": %.4f, \"fit_per_layer_s\": %.4f, \"head_gemm_s\": %.4f, \"head_gemm_gflops\": %.2f, "
                "\"head_gemm_batched_per_layer_s\": %.4f, \"head_gemm_batched_gflops\": %.2f, "
-               "\"layer_gemm_s\": %.4f, \"layer_gemm_gflops\": %.2f, \"rows_per_layer\": %d}",
+               "\"layer_gemm_s\": %.4f, \"layer_gemm_gflops\": %.2f, \"layer_gemm_stream_s\": %.4f, \"rows_per_layer\": %d, "
+               "\"patched_rows\": %d}",
                icpt, slope, head_gemm, head_gemm_flop / head_gemm / 1e9, head_gemm_batched,
-               head_gemm_flop / head_gemm_batched / 1e9, layer_gemm, layer_gemm_flop / layer_gemm / 1e9, N);
+               head_gemm_flop / head_gemm_batched / 1e9, layer_gemm, layer_gemm_flop / layer_gemm / 1e9, layer_gemm_stream, N, M);
         free(Z);
         free(dZ);
         free(F);

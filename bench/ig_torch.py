@@ -9,11 +9,18 @@ probs = softmax(logits[:, mask_pos]); g = torch.autograd.grad(probs[:, y].sum(),
 score = a * mean_k g. Nothing is reused between layers, the head runs at every position.
 Same query and target as bench/bench_ig.c (target: argmax at the mask of the unpatched model).
 
+Causal LMs (config.is_decoder-style models loaded with AutoModelForCausalLM: Llama, Qwen2,
+Gemma 3; knowledge-neurons' and EasyEdit KN's way): the neuron is the input of
+model.layers[l].mlp.down_proj (act(gate) * up), read and replaced by a forward_pre_hook at the
+last prompt position; the m rows run through the whole model at every position (no KV cache
+reuse), probs = softmax(logits[:, -1]). The ids must then be given (--ids, from bench_ig).
+
 Prints one line of JSON (seconds per prompt, an estimate of the FLOPs spent, peak RSS) and,
 with --scores, writes the [n_layers][d_ff] float32 scores as .npy.
 
 Usage: python3 bench/ig_torch.py MODEL_DIR [--steps 20] [--tokens 12] [--repeats 1]
            [--ids 101,...] [--target Y] [--scores F.npy] [--float64] [--threads 2]
+           [--gguf FILE] (MODEL_DIR/FILE is a GGUF file; transformers dequantizes it)
 """
 import argparse
 import json
@@ -34,12 +41,20 @@ def bench_query(T):
     return ids, mask_pos
 
 
-def flops_estimate(cfg, T, m):
+def flops_estimate(cfg, T, m, causal=False):
     """Matrix-multiply FLOPs of one prompt done this way (the same terms bench_ig's count uses:
-    projections, FFN, attention scores and context, MLM head transform and decoder)."""
+    projections, FFN, attention scores and context, MLM head transform and decoder; causal LMs:
+    q/o at n_heads x head_dim, k/v at n_kv_heads x head_dim, gate/up/down, the decoder only)."""
     d, f, L, V = cfg.hidden_size, cfg.intermediate_size, cfg.num_hidden_layers, cfg.vocab_size
-    F_tok = 2.0 * (4 * d * d + 2 * d * f) + 4.0 * T * d  # one layer, one position, forward
-    H = 2.0 * (d * d + d * V)  # head at one position, forward
+    if causal:
+        hd = getattr(cfg, "head_dim", None) or d // cfg.num_attention_heads
+        qd, kd = cfg.num_attention_heads * hd, cfg.num_key_value_heads * hd
+        # SDPA computes the full T x T scores (masked), as counted here
+        F_tok = 2.0 * (2 * d * qd + 2 * d * kd + 3 * d * f) + 4.0 * T * qd
+        H = 2.0 * d * V
+    else:
+        F_tok = 2.0 * (4 * d * d + 2 * d * f) + 4.0 * T * d  # one layer, one position, forward
+        H = 2.0 * (d * d + d * V)  # head at one position, forward
     total = 0.0
     for l in range(L):
         total += T * (L * F_tok + H)  # unpatched forward for a (EleutherAI: once per layer)
@@ -49,14 +64,59 @@ def flops_estimate(cfg, T, m):
     return total
 
 
-def attribute(model, ids, mask_pos, target, m, dtype):
-    """One prompt: scores [L][d_ff] and the time split (forward, backward)."""
+def attribute_causal(model, ids, target, m, dtype, layers=None):
+    """Causal LM, one prompt: scores [L][d_ff] and the time split (forward, backward). The neuron
+    is the input of mlp.down_proj at the last position. layers: a subset (warm-up)."""
+    L = model.config.num_hidden_layers
+    inp = torch.tensor([ids], dtype=torch.long)
+    batch = inp.repeat(m, 1)
+    scores = []
+    t_fwd = t_bwd = 0.0
+    for l in range(L) if layers is None else layers:
+        module = model.model.layers[l].mlp.down_proj
+        grabbed = {}
+
+        def grab(mod, args):
+            grabbed["a"] = args[0][0, -1].detach().clone()
+
+        h = module.register_forward_pre_hook(grab)
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            model(input_ids=inp)
+        t_fwd += time.perf_counter() - t0
+        h.remove()
+        a = grabbed["a"]
+        alphas = torch.arange(1, m + 1, dtype=dtype) / m
+        z = (alphas[:, None] * a[None, :]).requires_grad_(True)
+
+        def patch(mod, args):
+            x = args[0].clone()
+            x[:, -1] = z
+            return (x,) + tuple(args[1:])
+
+        h = module.register_forward_pre_hook(patch)
+        t0 = time.perf_counter()
+        logits = model(input_ids=batch).logits  # [m, T, V]: every position, every layer
+        probs = torch.softmax(logits[:, -1], dim=-1)
+        t1 = time.perf_counter()
+        (g,) = torch.autograd.grad(probs[:, target].sum(), z)
+        t2 = time.perf_counter()
+        h.remove()
+        t_fwd += t1 - t0
+        t_bwd += t2 - t1
+        scores.append((a * g.mean(dim=0)).detach())
+    return torch.stack(scores), t_fwd, t_bwd
+
+
+def attribute(model, ids, mask_pos, target, m, dtype, layers=None):
+    """One prompt: scores [L][d_ff] and the time split (forward, backward). layers: a subset
+    (warm-up)."""
     L = model.config.num_hidden_layers
     inp = torch.tensor([ids], dtype=torch.long)
     batch = inp.repeat(m, 1)  # einops.repeat(..., "b d -> (r b) d") in the peers
     scores = []
     t_fwd = t_bwd = 0.0
-    for l in range(L):
+    for l in range(L) if layers is None else layers:
         module = model.bert.encoder.layer[l].intermediate
         # 1. unpatched forward, grabbing the activation at the mask (get_baseline_with_activations)
         grabbed = {}
@@ -106,19 +166,31 @@ def main():
     ap.add_argument("--scores", help="write the scores here (.npy, float32)")
     ap.add_argument("--float64", action="store_true", help="run the model in float64 (reference)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--gguf", help="GGUF file name inside MODEL_DIR")
+    ap.add_argument("--no-warmup", action="store_true",
+                    help="skip the untimed warm-up (the top layer's batch once: the first pass pays for "
+                         "fresh memory, about twice the steady-state time on this machine)")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
     dtype = torch.float64 if a.float64 else torch.float32
-    from transformers import BertForMaskedLM
+    from transformers import AutoConfig, AutoModelForCausalLM, BertForMaskedLM
 
     t0 = time.perf_counter()
-    model = BertForMaskedLM.from_pretrained(a.model, dtype=dtype).eval()  # eval: no dropout
+    kw = {"gguf_file": a.gguf} if a.gguf else {}
+    cfg = AutoConfig.from_pretrained(a.model, **kw)
+    causal = cfg.model_type != "bert"
+    if causal:
+        model = AutoModelForCausalLM.from_pretrained(a.model, dtype=dtype, **kw).eval()
+    else:
+        model = BertForMaskedLM.from_pretrained(a.model, dtype=dtype).eval()  # eval: no dropout
     load_s = time.perf_counter() - t0
 
     if a.ids:
         ids = [int(x) for x in a.ids.split(",")]
-        mask_pos = a.mask_pos if a.mask_pos is not None else ids.index(103)
+        mask_pos = len(ids) - 1 if causal else a.mask_pos if a.mask_pos is not None else ids.index(103)
+    elif causal:
+        sys.exit("ig_torch: causal models need --ids (bench_ig prints them)")
     else:
         ids, mask_pos = bench_query(a.tokens)
     with torch.no_grad():
@@ -127,10 +199,21 @@ def main():
     target = own_target if a.target is None else a.target
     prob = float(torch.softmax(logits, -1)[target])
 
+    if not a.no_warmup:
+        t0 = time.perf_counter()
+        L = model.config.num_hidden_layers
+        if causal:
+            attribute_causal(model, ids, target, a.steps, dtype, layers=[L - 1])
+        else:
+            attribute(model, ids, mask_pos, target, a.steps, dtype, layers=[L - 1])
+        print(f"ig_torch: warm-up (layer {L - 1} only): {time.perf_counter() - t0:.3f} s", file=sys.stderr)
     secs, splits = [], []
     for r in range(a.repeats):
         t0 = time.perf_counter()
-        scores, t_fwd, t_bwd = attribute(model, ids, mask_pos, target, a.steps, dtype)
+        if causal:
+            scores, t_fwd, t_bwd = attribute_causal(model, ids, target, a.steps, dtype)
+        else:
+            scores, t_fwd, t_bwd = attribute(model, ids, mask_pos, target, a.steps, dtype)
         secs.append(time.perf_counter() - t0)
         splits.append((t_fwd, t_bwd))
         print(f"ig_torch: repeat {r + 1}/{a.repeats}: {secs[-1]:.3f} s "
@@ -140,14 +223,15 @@ def main():
     sc = scores.to(torch.float32).numpy()
     if a.scores:
         np.save(a.scores, sc)
-    gflop = flops_estimate(model.config, len(ids), a.steps) / 1e9
+    gflop = flops_estimate(model.config, len(ids), a.steps, causal) / 1e9
     out = {
         "impl": "torch-float64" if a.float64 else "torch",
         "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "model_type": cfg.model_type, "causal": causal,
         "attn_implementation": getattr(model.config, "_attn_implementation", None),
         "T": len(ids), "steps": a.steps, "mask_pos": mask_pos, "ids": ids,
         "target": target, "own_argmax": own_target, "prob": prob,
-        "repeats": a.repeats, "seconds_all": [round(s, 4) for s in secs],
+        "warmup": not a.no_warmup, "repeats": a.repeats, "seconds_all": [round(s, 4) for s in secs],
         "seconds_best": round(best, 4), "seconds_mean": round(sum(secs) / len(secs), 4),
         "seconds_forward": round(fwd_s, 4), "seconds_backward": round(bwd_s, 4),
         "gflop_estimate": round(gflop, 3), "gflops_best": round(gflop / best, 2),

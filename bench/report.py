@@ -1,10 +1,17 @@
 #!/usr/bin/env python3
-"""Prints bench/run.sh's table from the JSON lines and score files it left in OUTDIR."""
+"""Prints bench/run.sh's table from the JSON lines and score files it left in OUTDIR.
+
+Usage: python3 bench/report.py [OUTDIR [MODEL...]]   (MODEL: subfolders of OUTDIR, e.g. mbert
+qwen2 gemma3; default: those present. A flat OUTDIR from an older run reads as one model.)
+"""
 import json
 import os
 import sys
 
 import numpy as np
+
+ORDER = ("mbert", "qwen2", "gemma3")
+LABEL = {"mbert": "mBERT-base (random)", "qwen2": "Qwen2-0.5B (random)", "gemma3": "Gemma 3 270M Q4_K_M (real)"}
 
 
 def load(outdir, name):
@@ -34,108 +41,161 @@ def fmt(x, spec):
     return "-" if x is None else format(x, spec)
 
 
-def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else "build/bench"
-    peak_d, peak_f = load(out, "peak_default.json"), load(out, "peak_forced.json")
-    c, cf = load(out, "c.json"), load(out, "c_forced.json")
-    t, t64 = load(out, "torch.json"), load(out, "torch64.json")
-    s_c, s_cf = scores(out, "scores_c.npy"), scores(out, "scores_c_forced.npy")
-    s_t, s_t64 = scores(out, "scores_torch.npy"), scores(out, "scores_torch64.npy")
-    peaks = [p for p in (peak_d, peak_f) if p]
-    peak = max((p["gflops"] for p in peaks), default=None)
+class Model:
+    def __init__(self, name, d):
+        self.name, self.dir = name, d
+        self.c, self.cf = load(d, "c.json"), load(d, "c_forced.json")
+        self.t, self.t64 = load(d, "torch.json"), load(d, "torch64.json")
+        self.s_c, self.s_cf = scores(d, "scores_c.npy"), scores(d, "scores_c_forced.npy")
+        self.s_t, self.s_t64 = scores(d, "scores_torch.npy"), scores(d, "scores_torch64.npy")
+        self.ref_c = self.c or self.cf  # query, target, shapes
+        self.s_cref = self.s_c if self.s_c is not None else self.s_cf
 
-    if c:
-        print(f"Query: T={c['T']} tokens, mask at {c['mask_pos']}, target {c['target']} "
-              f"(P={c['prob']:.3g}), m={c['steps']}, {c['n_layers']} layers x {c['d_ff']}, "
-              f"vocab {c['vocab']}; OpenBLAS threads {c['threads']}")
-    for p in peaks:
-        print(f"sgemm {p['n']}^3 peak, OpenBLAS core {p['blas_core']}: {p['gflops']:.1f} GFLOP/s "
-              f"({p['threads']} threads)")
-    if t:
-        print(f"torch {t['torch']}, {t['threads']} threads, attention {t['attn_implementation']}")
-        if c and t["own_argmax"] != c["target"]:
-            print(f"WARNING: torch's own argmax {t['own_argmax']} differs from C's target {c['target']}")
-    print()
+    def present(self):
+        return self.c or self.cf or self.t
 
-    rows = []
-    if c:
-        rows.append((f"matrice C (OpenBLAS {c['blas_core']})", c, c["gflop"], s_c))
-    if cf:
-        rows.append((f"matrice C (OpenBLAS {cf['blas_core']}, forced)", cf, cf["gflop"], s_cf))
-    if t:
-        rows.append(("PyTorch fp32, peer-style", t, t["gflop_estimate"], s_t))
-    if t64:
-        rows.append(("PyTorch fp64, peer-style", t64, t64["gflop_estimate"], s_t64))
-    ref = s_t
-    hdr = (f"{'implementation':<38} {'s/prompt':>9} {'(mean)':>8} {'GFLOP':>8} {'GFLOP/s':>8} "
+
+def table(models, peak):
+    hdr = (f"{'implementation':<40} {'s/prompt':>9} {'(mean)':>8} {'GFLOP':>8} {'GFLOP/s':>8} "
            f"{'%peak':>6} {'RSS MB':>7} {'torch/x':>8} {'maxrel vs torch':>16}")
     print(hdr)
     print("-" * len(hdr))
-    for name, r, gflop, s in rows:
-        best = r["seconds_best"]
-        gfs = gflop / best
-        ratio = t["seconds_best"] / best if t else None
-        d = rel_diff(s, ref) if s is not ref else None
-        print(f"{name:<38} {best:>9.3f} {r['seconds_mean']:>8.3f} {gflop:>8.1f} {gfs:>8.1f} "
-              f"{fmt(100 * gfs / peak if peak else None, '>6.1f')} {r['peak_rss_mb']:>7.0f} "
-              f"{fmt(ratio, '>8.2f')} {fmt(d, '>16.2e')}")
+    for m in models:
+        c = m.ref_c
+        kind = ("causal, answer at the last token" if c and c.get("causal") else "masked, answer at [MASK]")
+        if c:
+            print(f"{LABEL.get(m.name, m.name)}: {c['n_layers']} layers x {c['d_ff']}, vocab {c['vocab']}, "
+                  f"T={c['T']}, m={c['steps']}; {kind}")
+        else:
+            print(LABEL.get(m.name, m.name))
+        rows = []
+        if m.c:
+            rows.append((f"matrice C (OpenBLAS {m.c['blas_core']})", m.c, m.c["gflop"], m.s_c))
+        if m.cf:
+            rows.append((f"matrice C (OpenBLAS {m.cf['blas_core']}, forced)", m.cf, m.cf["gflop"], m.s_cf))
+        if m.t:
+            rows.append(("PyTorch fp32, peer-style", m.t, m.t["gflop_estimate"], m.s_t))
+        if m.t64:
+            rows.append(("PyTorch fp64, peer-style", m.t64, m.t64["gflop_estimate"], m.s_t64))
+        for name, r, gflop, s in rows:
+            best = r["seconds_best"]
+            gfs = gflop / best
+            ratio = m.t["seconds_best"] / best if m.t else None
+            d = rel_diff(s, m.s_t) if s is not m.s_t else None
+            print(f"  {name:<38} {best:>9.3f} {r['seconds_mean']:>8.3f} {gflop:>8.1f} {gfs:>8.1f} "
+                  f"{fmt(100 * gfs / peak if peak else None, '>6.1f')} {r['peak_rss_mb']:>7.0f} "
+                  f"{fmt(ratio, '>8.2f')} {fmt(d, '>16.2e')}")
     print("GFLOP: the C rows count their own matrix-multiply FLOPs (result.flops); the PyTorch rows are an "
           "estimate of what\nthe peer-style computation does (per layer: an unpatched forward, m full-model "
           "rows with the head at every\nposition, activation-only backward of the head at every position and "
-          "the layers above). %peak: of the best\nsgemm rate above. maxrel: max |x - torch| / max |torch| "
-          "over the 12 x d_ff scores.")
+          "the layers above). %peak: of the best\nsgemm rate above. torch/x: PyTorch's s/prompt over the row's. "
+          "maxrel: max |x - torch| / max |torch| over the\nlayers x d_ff scores. s/prompt: best of the repeats "
+          "(mean in brackets); the machine is shared, single runs are noisy.")
 
-    print()
-    if s_t64 is not None:
-        for name, s in (("C", s_c), ("C forced", s_cf), ("torch fp32", s_t)):
+
+def details(m):
+    c = m.ref_c
+    print(f"\n== {LABEL.get(m.name, m.name)}")
+    if c:
+        what = "last token" if c.get("causal") else "mask"
+        print(f"Query: ids {c['ids']}, answer position {c['mask_pos']} ({what}), target {c['target']} "
+              f"(P={c['prob']:.3g}); OpenBLAS threads {c['threads']}; load {c['load_seconds']:.1f} s")
+        if c.get("causal") and abs(c.get("gflop_model", c["gflop"]) - c["gflop"]) > 1e-3 * c["gflop"]:
+            print(f"C's FLOP count {c['gflop']:.1f} GFLOP vs {c['gflop_model']:.1f} GFLOP from the exact shapes "
+                  f"(mt_ig counts 4 d^2 for the GQA attention projections and a d x d head transform)")
+    if m.t:
+        print(f"torch {m.t['torch']}, {m.t['threads']} threads, attention {m.t['attn_implementation']}, "
+              f"forward {m.t['seconds_forward']:.1f} s + backward {m.t['seconds_backward']:.1f} s, "
+              f"load {m.t['load_seconds']:.1f} s")
+        if c and m.t["own_argmax"] != c["target"]:
+            print(f"WARNING: torch's own argmax {m.t['own_argmax']} differs from C's target {c['target']}")
+    if m.s_t64 is not None:
+        for name, s in (("C", m.s_c), ("C forced", m.s_cf), ("torch fp32", m.s_t)):
             if s is not None:
-                print(f"max rel diff vs torch fp64: {name}: {rel_diff(s, s_t64):.2e}")
-    if s_c is not None and s_cf is not None:
-        print(f"max rel diff C vs C forced: {rel_diff(s_c, s_cf):.2e}")
+                print(f"max rel diff vs torch fp64: {name}: {rel_diff(s, m.s_t64):.2e}")
+    if m.s_c is not None and m.s_cf is not None:
+        print(f"max rel diff C vs C forced: {rel_diff(m.s_c, m.s_cf):.2e}")
     if c:
         print(f"C completeness (layer score sum vs P(a)-P(0)), worst relative error: "
               f"{c['completeness_max_rel_err']:.2e}")
-        if s_t is not None:
-            d = rel_diff(s_c, s_t)
+        if m.s_t is not None and m.s_cref is not None:
+            d = rel_diff(m.s_cref, m.s_t)
             verdict = "OK" if d is not None and d <= 1e-4 else "ABOVE 1e-4"
             print(f"C vs PyTorch fp32 score difference: {d:.2e} of the max score ({verdict})")
-            # Agreement of the top neurons, the quantity users act on.
-            k = 20
-            top_c = set(np.argsort(-s_c.ravel())[:k])
-            top_t = set(np.argsort(-s_t.ravel())[:k])
+            k = 20  # agreement of the top neurons, the quantity users act on
+            top_c = set(np.argsort(-m.s_cref.ravel())[:k])
+            top_t = set(np.argsort(-m.s_t.ravel())[:k])
             print(f"top-{k} neurons in common: {len(top_c & top_t)}/{k}")
 
-    for name, r in (("C", c), ("C forced", cf)):
+    for name, r in (("C", m.c), ("C forced", m.cf)):
         b = r and r.get("breakdown")
         if not b:
             continue
+        causal = r.get("causal")
         tot = b["forward_1seq_s"] + b["patch_grad_total_s"]
         L = len(b["patch_grad_s"])
         top, per = b["fit_top_s"], b["fit_per_layer_s"]
         head_total = L * top
         layers_total = per * L * (L - 1) / 2
+        M = b.get("patched_rows", b["rows_per_layer"] // r["T"])
+        rows = f"{M} rows of the last token" if causal else f"{M} rows x {r['T']} tokens"
         print(f"\nWhere the time goes ({name}, OpenBLAS {r['blas_core']}), one prompt through the model API: "
               f"{tot:.2f} s")
         print(f"  unpatched forward (1 sequence):            {b['forward_1seq_s']:.3f} s")
-        print(f"  patched pass at layer l (fwd+bwd, {b['rows_per_layer'] // r['T']} rows): "
+        print(f"  patched pass at layer l (fwd+bwd, {rows}): "
               + " ".join(f"{x:.2f}" for x in b["patch_grad_s"]) + " s")
-        print(f"  fit: t(l) = {top:.3f} s (head + patched layer) + (L-1-l) x {per:.3f} s (one layer above)")
+        print(f"  fit: t(l) = {top:.3f} s (head + patched layer) + (L-1-l) x {per:.4f} s (one layer above)")
         print(f"  => head (+patched layer) {head_total:.2f} s ({100 * head_total / tot:.0f}%), layers above "
-              f"{layers_total:.2f} s ({100 * layers_total / tot:.0f}%)")
+              f"{layers_total:.2f} s ({100 * layers_total / tot:.0f}%), {L * (L - 1) // 2} layer passes")
         print(f"  measured directly: patched pass at the top layer (head + patched layer) "
               f"{b['patch_grad_s'][-1]:.3f} s")
-        print(f"  GEMMs alone: head {b['head_gemm_s']:.3f} s ({b['head_gemm_gflops']:.0f} GFLOP/s) "
-              f"of {top:.3f} s; one layer {b['layer_gemm_s']:.3f} s ({b['layer_gemm_gflops']:.0f} GFLOP/s) "
-              f"of {per:.3f} s")
-        if "head_gemm_batched_per_layer_s" in b:
-            hb = b["head_gemm_batched_per_layer_s"]
-            print(f"  head GEMMs with the rows of all {L} layers stacked ({L} x {b['rows_per_layer'] // r['T']} rows): "
-                  f"{hb:.3f} s per layer ({b['head_gemm_batched_gflops']:.0f} GFLOP/s), "
-                  f"i.e. {L * (b['head_gemm_s'] - hb):.2f} s less per prompt")
+        hw = "decoder d x V" if causal else "transform + decoder"
+        print(f"  GEMMs alone: head ({hw}) {b['head_gemm_s']:.3f} s ({b['head_gemm_gflops']:.0f} GFLOP/s) "
+              f"of {top:.3f} s; one layer {b['layer_gemm_s']:.4f} s ({b['layer_gemm_gflops']:.0f} GFLOP/s, "
+              f"each weight hot in cache) of {per:.4f} s")
+        if b.get("layer_gemm_stream_s"):
+            print(f"  one layer's GEMMs with the weights streamed from memory (as in the pass): "
+                  f"{b['layer_gemm_stream_s']:.4f} s of {per:.4f} s")
+        hb = b["head_gemm_batched_per_layer_s"]
+        print(f"  head GEMMs with the rows of all {L} layers stacked ({L} x {M} rows): "
+              f"{hb:.3f} s per layer ({b['head_gemm_batched_gflops']:.0f} GFLOP/s), "
+              f"i.e. {L * (b['head_gemm_s'] - hb):.2f} s less per prompt")
+        lg = b.get("layer_gemm_stream_s") or b["layer_gemm_s"]
         rest_head = top - b["head_gemm_s"]
-        rest_layer = per - b["layer_gemm_s"]
-        print(f"  non-GEMM (softmax over V, attention, GELU, LayerNorm, copies): head {rest_head:.3f} s, "
-              f"per layer {rest_layer:.3f} s ({100 * max(rest_layer, 0) / per:.0f}% of a layer)")
+        rest_layer = per - lg
+        nong = ("softmax over V, attention, SiLU/GELU, RMSNorm, RoPE, copies" if causal
+                else "softmax over V, attention, GELU, LayerNorm, copies")
+        def rest(x, of):
+            return f"{x:.4f} s ({100 * x / of:.0f}%)" if x >= 0 else "none measurable (the GEMMs alone took longer: noise)"
+        print(f"  non-GEMM ({nong}): head {rest(rest_head, top)}, per layer {rest(rest_layer, per)}")
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else "build/bench"
+    names = sys.argv[2:] or [n for n in ORDER if os.path.isdir(os.path.join(out, n))]
+    models = [Model(n, os.path.join(out, n)) for n in names]
+    if not models and os.path.exists(os.path.join(out, "c.json")):  # older flat layout
+        models = [Model("mbert", out)]
+    models = [m for m in models if m.present()]
+    peak_d, peak_f = load(out, "peak_default.json"), load(out, "peak_forced.json")
+    peaks = [p for p in (peak_d, peak_f) if p]
+    peak = max((p["gflops"] for p in peaks), default=None)
+    try:
+        with open(os.path.join(out, "loadavg.txt")) as f:
+            la = [ln.split()[:3] for ln in f.read().splitlines() if ln.strip()]
+        if la:
+            print(f"load average (1, 5, 15 min) at the start {' '.join(la[0])}, at the end {' '.join(la[-1])} "
+                  f"on {os.cpu_count()} CPUs" + ("; the machine was shared: expect noisy times"
+                                                  if max(float(x[0]) for x in la) > 0.5 else ""))
+    except OSError:
+        pass
+    for p in peaks:
+        print(f"sgemm {p['n']}^3 peak, OpenBLAS core {p['blas_core']}: {p['gflops']:.1f} GFLOP/s "
+              f"({p['threads']} threads)")
+    print()
+    table(models, peak)
+    for m in models:
+        details(m)
     return 0
 
 

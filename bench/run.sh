@@ -1,32 +1,42 @@
 #!/bin/sh
-# `make bench`: IG attribution over all 12 layers of one ~12-token query of a random-weight
-# mBERT-base-shaped model (m = 20, zero baseline), matrice (C) and PyTorch side by side on this
-# CPU, plus the machine's sgemm peak. Prints one table; raw JSON lines stay in $OUTDIR.
+# `make bench`: IG attribution over all layers of one ~12-token query (m = 20, zero baseline),
+# matrice (C) and PyTorch side by side on this CPU, for each benchmark model, plus the machine's
+# sgemm peak. Prints one table; raw JSON lines stay in $OUTDIR/<model>/.
+#
+# Models (BENCH_MODELS, default "mbert qwen2 gemma3"):
+#   mbert   random-weight BertForMaskedLM of mBERT-base shape (bench/make_model.py), answer at [MASK]
+#   qwen2   random-weight Qwen2ForCausalLM of Qwen2-0.5B shape (bench/make_model.py), answer at
+#           the last token; the neuron is the input of mlp.down_proj
+#   gemma3  the real Gemma 3 270M (Q4_K_M GGUF, dequantized), C only unless BENCH_GEMMA_TORCH=1
+#           (transformers' GGUF loading takes ~70 s); skipped when the file is absent
 #
 # Environment:
-#   BENCH_MODEL    model folder (default cache/bench/mbert-base; built by bench/make_model.py)
+#   BENCH_MODELS   the models above to run, in order
+#   BENCH_MBERT_DIR (or BENCH_MODEL) / BENCH_QWEN2_DIR / BENCH_GEMMA3_GGUF   where they are (under cache/)
 #   BENCH_STEPS    m (20)          BENCH_TOKENS  query length (12)
-#   BENCH_REPEATS  C repeats (3)   BENCH_TORCH_REPEATS  PyTorch repeats (2)
+#   BENCH_REPEATS  C repeats, mbert (3)      BENCH_TORCH_REPEATS  PyTorch repeats, mbert (2)
+#   BENCH_BIG_REPEATS  C and PyTorch repeats for qwen2 and gemma3 (1)
 #   BENCH_CORETYPE OpenBLAS core to force for the second C row (default: SkylakeX on AVX-512
 #                  machines, Haswell on AVX2 ones; "none" skips the row)
+#   BENCH_DEFAULT_ROW=0  skip the (slow) C row with OpenBLAS's detected core for qwen2 and gemma3
 #   BENCH_F64=1    also run PyTorch in float64 (reference for the score differences; slow)
-#   BENCH_PERF=1   also profile one C prompt with perf and print the top symbols
+#   BENCH_PERF=1   also profile one C prompt per model with perf and print the top symbols
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-MODEL=${BENCH_MODEL:-cache/bench/mbert-base}
+MODELS=${BENCH_MODELS:-mbert qwen2 gemma3}
 STEPS=${BENCH_STEPS:-20}
 TOKENS=${BENCH_TOKENS:-12}
 REPEATS=${BENCH_REPEATS:-3}
 TREPEATS=${BENCH_TORCH_REPEATS:-2}
+BIGREPEATS=${BENCH_BIG_REPEATS:-1}
 OUTDIR=${OUTDIR:-$BUILD/bench}
 mkdir -p "$OUTDIR"
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python3 ] && [ -z "${PYTHON:-}" ] && PY=.venv/bin/python3
 t_start=$(date +%s)
 
-echo "== model"
-$PY bench/make_model.py "$MODEL"
+cut -d' ' -f1-3 /proc/loadavg >"$OUTDIR/loadavg.txt" 2>/dev/null || :
 echo "== build"
 make -s "$BUILD/bench_ig"
 BIN=$BUILD/bench_ig
@@ -44,43 +54,94 @@ if [ "$BENCH_CORETYPE" != none ]; then
     OPENBLAS_CORETYPE=$BENCH_CORETYPE "$BIN" --peak 1024 20 | tee "$OUTDIR/peak_forced.json"
 fi
 
-# The time breakdown runs on one row only: the forced core's when there is one.
-BD_DEFAULT=--breakdown; [ "$BENCH_CORETYPE" != none ] && BD_DEFAULT=
-echo "== matrice (C), OpenBLAS as detected"
-"$BIN" $BD_DEFAULT --scores "$OUTDIR/scores_c.npy" "$MODEL" "$STEPS" "$TOKENS" "$REPEATS" kn | tee "$OUTDIR/c.json"
-: >"$OUTDIR/c_forced.json"
-if [ "$BENCH_CORETYPE" != none ]; then
-    echo "== matrice (C), OPENBLAS_CORETYPE=$BENCH_CORETYPE"
-    OPENBLAS_CORETYPE=$BENCH_CORETYPE "$BIN" --breakdown --scores "$OUTDIR/scores_c_forced.npy" \
-        "$MODEL" "$STEPS" "$TOKENS" "$REPEATS" kn | tee "$OUTDIR/c_forced.json"
-fi
+jget() { # jget FILE KEY: a field of bench_ig's JSON line (lists joined by commas)
+    $PY -c 'import json,sys; v=json.load(open(sys.argv[1]))[sys.argv[2]]; print(",".join(map(str, v)) if isinstance(v, list) else v)' "$1" "$2"
+}
 
-# The same ids and target as the C program.
-IDS=$($PY -c 'import json,sys; print(",".join(map(str, json.load(open(sys.argv[1]))["ids"])))' "$OUTDIR/c.json")
-MPOS=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["mask_pos"])' "$OUTDIR/c.json")
-TGT=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["target"])' "$OUTDIR/c.json")
+# bench_one NAME MODEL C_REPEATS TORCH_REPEATS [bench_ig options...]: TORCH_REPEATS 0 = C only.
+bench_one() {
+    name=$1 model=$2 crep=$3 trep=$4
+    shift 4
+    od=$OUTDIR/$name
+    rm -rf "$od"
+    mkdir -p "$od"
+    echo
+    echo "######## $name: $model"
+    # The time breakdown runs on one row only: the forced core's when there is one.
+    bd_default=--breakdown; [ "$BENCH_CORETYPE" != none ] && bd_default=
+    : >"$od/c.json"
+    if [ "$name" = mbert ] || [ "${BENCH_DEFAULT_ROW:-1}" != 0 ] || [ "$BENCH_CORETYPE" = none ]; then
+        echo "== matrice (C), OpenBLAS as detected"
+        "$BIN" "$@" $bd_default --scores "$od/scores_c.npy" "$model" "$STEPS" "$TOKENS" "$crep" kn | tee "$od/c.json"
+    fi
+    : >"$od/c_forced.json"
+    if [ "$BENCH_CORETYPE" != none ]; then
+        echo "== matrice (C), OPENBLAS_CORETYPE=$BENCH_CORETYPE"
+        OPENBLAS_CORETYPE=$BENCH_CORETYPE "$BIN" "$@" --breakdown --scores "$od/scores_c_forced.npy" \
+            "$model" "$STEPS" "$TOKENS" "$crep" kn | tee "$od/c_forced.json"
+    fi
+    cj=$od/c.json; [ -s "$cj" ] || cj=$od/c_forced.json
 
-echo "== PyTorch (peer-style: whole model per step batch, head at every position)"
-$PY bench/ig_torch.py "$MODEL" --steps "$STEPS" --repeats "$TREPEATS" --ids "$IDS" --mask-pos "$MPOS" \
-    --target "$TGT" --scores "$OUTDIR/scores_torch.npy" 2>&1 >"$OUTDIR/torch.json" | grep -v '^Loading weights' || true
-cat "$OUTDIR/torch.json"
-: >"$OUTDIR/torch64.json"
-if [ "${BENCH_F64:-0}" = 1 ]; then
-    echo "== PyTorch float64"
-    $PY bench/ig_torch.py "$MODEL" --steps "$STEPS" --repeats 1 --ids "$IDS" --mask-pos "$MPOS" --target "$TGT" \
-        --float64 --scores "$OUTDIR/scores_torch64.npy" 2>&1 >"$OUTDIR/torch64.json" | grep -v '^Loading weights' || true
-    cat "$OUTDIR/torch64.json"
-fi
+    : >"$od/torch.json"
+    : >"$od/torch64.json"
+    if [ "$trep" -gt 0 ]; then
+        # The same ids and target as the C program.
+        ids=$(jget "$cj" ids) mpos=$(jget "$cj" mask_pos) tgt=$(jget "$cj" target)
+        tdir=$model gguf=
+        case $model in *.gguf) tdir=$(dirname "$model") gguf="--gguf $(basename "$model")" ;; esac
+        echo "== PyTorch (peer-style: whole model per step batch, every position)"
+        # shellcheck disable=SC2086
+        $PY bench/ig_torch.py "$tdir" $gguf --steps "$STEPS" --repeats "$trep" --ids "$ids" --mask-pos "$mpos" \
+            --target "$tgt" --scores "$od/scores_torch.npy" 2>&1 >"$od/torch.json" | grep -v '^Loading weights' || true
+        cat "$od/torch.json"
+        if [ "${BENCH_F64:-0}" = 1 ]; then
+            echo "== PyTorch float64"
+            # shellcheck disable=SC2086
+            $PY bench/ig_torch.py "$tdir" $gguf --steps "$STEPS" --repeats 1 --ids "$ids" --mask-pos "$mpos" \
+                --target "$tgt" --float64 --scores "$od/scores_torch64.npy" 2>&1 >"$od/torch64.json" |
+                grep -v '^Loading weights' || true
+            cat "$od/torch64.json"
+        fi
+    fi
 
-if [ "${BENCH_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
-    core=$BENCH_CORETYPE; [ "$core" = none ] && core=
-    echo "== perf: one C prompt (OpenBLAS core ${core:-as detected})"
-    env ${core:+OPENBLAS_CORETYPE=$core} perf record -q -o "$OUTDIR/perf.data" \
-        "$BIN" "$MODEL" "$STEPS" "$TOKENS" 1 kn >/dev/null 2>&1 || true
-    perf report -i "$OUTDIR/perf.data" --no-children --sort dso,symbol --percent-limit 1 --stdio 2>/dev/null |
-        grep -v '^#' | grep -v '^$' | head -25 || true
-fi
+    if [ "${BENCH_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
+        core=$BENCH_CORETYPE; [ "$core" = none ] && core=
+        echo "== perf: one C prompt (OpenBLAS core ${core:-as detected})"
+        env ${core:+OPENBLAS_CORETYPE=$core} perf record -q -o "$od/perf.data" \
+            "$BIN" "$@" "$model" "$STEPS" "$TOKENS" 1 kn >/dev/null 2>&1 || true
+        perf report -i "$od/perf.data" --no-children --sort dso,symbol --percent-limit 1 --stdio 2>/dev/null |
+            grep -v '^#' | grep -v '^$' | head -25 || true
+    fi
+}
 
+ran=
+for name in $MODELS; do
+    case $name in
+    mbert)
+        dir=${BENCH_MBERT_DIR:-${BENCH_MODEL:-cache/bench/mbert-base}}
+        echo "== model: $name"
+        $PY bench/make_model.py "$dir" --arch mbert
+        bench_one mbert "$dir" "$REPEATS" "$TREPEATS" ;;
+    qwen2)
+        dir=${BENCH_QWEN2_DIR:-cache/bench/qwen2-0.5b}
+        echo "== model: $name"
+        $PY bench/make_model.py "$dir" --arch qwen2
+        bench_one qwen2 "$dir" "$BIGREPEATS" "$BIGREPEATS" ;;
+    gemma3)
+        gguf=${BENCH_GEMMA3_GGUF:-cache/models/gemma-3-270m-q4_k_m.gguf}
+        if [ ! -f "$gguf" ]; then
+            echo "== gemma3: $gguf is absent, skipped"
+            continue
+        fi
+        trep=0; [ "${BENCH_GEMMA_TORCH:-0}" = 1 ] && trep=$BIGREPEATS
+        bench_one gemma3 "$gguf" "$BIGREPEATS" "$trep" --bos ;;
+    *) echo "bench: unknown model '$name' (mbert, qwen2, gemma3)" >&2; exit 2 ;;
+    esac
+    ran="$ran $name"
+done
+
+cut -d' ' -f1-3 /proc/loadavg >>"$OUTDIR/loadavg.txt" 2>/dev/null || :
 echo
-$PY bench/report.py "$OUTDIR"
+# shellcheck disable=SC2086
+$PY bench/report.py "$OUTDIR" $ran
 echo "(make bench took $(($(date +%s) - t_start)) s; raw results in $OUTDIR)"
