@@ -55,6 +55,14 @@ static int max_len(const mt_model *m, const mt_query *q) {
     return mt_model_config(m)->causal ? q->T + q->n_answer - 1 : q->T;
 }
 
+/* Multiply-accumulates of one token through one layer attending to T positions: the q/k/v/o
+ * projections (GQA-aware), the FFN (gated: three matrices) and attention scores + mixing. */
+static double layer_macs(const mt_config *c, int T) {
+    const double d = c->d_model, f = c->d_ff, qd = (double)c->n_heads * c->head_dim,
+                 kd = (double)c->n_kv_heads * c->head_dim;
+    return d * (2 * qd + 2 * kd) + (c->gated ? 3 : 2) * d * f + 2.0 * T * qd;
+}
+
 /* The teacher-forced input of answer token t, its length and the answer position.
  * Masked LMs: slot t masked, the other slots gold. Causal LMs: prompt + y_1..y_{t-1}, the
  * answer read at the last position. */
@@ -150,8 +158,7 @@ static int amig_baseline(const mt_model *m, mt_run *r, const mt_query *q, const 
     }
     for (size_t i = 0; i < (size_t)L * f; i++) base[i] = (float)(acc[i] / n);
     free(acc);
-    const double d = c->d_model;
-    *flops += (double)n * T * L * 2.0 * (4 * d * d + 2 * d * f + 2 * T * d);
+    *flops += 2.0 * n * T * L * layer_macs(c, T);
 done:
     free(pos);
     free(batch);
@@ -199,7 +206,7 @@ int mt_ig_attribute(const mt_model *m, const mt_query *q, const mt_ig_opts *o, m
         int T, p;
         forced_ids(m, q, t, ids, &T, &p);
         if ((rc = mt_forward(m, r, ids, q->types, T, e))) break;
-        fl += 2.0 * T * L * (4 * d * d + 2 * d * f + 2 * T * d);
+        fl += 2.0 * T * L * layer_macs(c, T);
         float *base = out->baseline + (size_t)t * L * f;
         if (o->baseline == MT_BASELINE_AMIG && (rc = amig_baseline(m, r, q, ids, T, p, M, base, &fl, e))) break;
         for (int l = lo; l < hi && !rc; l++) {
@@ -224,9 +231,10 @@ int mt_ig_attribute(const mt_model *m, const mt_query *q, const mt_ig_opts *o, m
             out->f_a[l] += F[M - 1];
             if (l == lo) out->prob[t] = o->logprob ? exp(F[M - 1]) : F[M - 1];
             /* patched layer + (L-1-l) full layers forward and backward + head forward and backward */
-            double up = causal ? (L - 1 - l) * (4 * d * d + 3 * d * f + 2 * T * d)
-                               : (L - 1 - l) * T * (4 * d * d + 2 * d * f + 2 * T * d);
-            fl += 2.0 * M * (2 * (d * f + up) + 2 * (d * d + d * V));
+            /* rows above the patch: one token each (causal) or the whole sequence (masked) */
+            double up = (L - 1 - l) * (causal ? 1.0 : T) * layer_macs(c, T);
+            /* forward + activation-only backward of: down projection, layers above, head */
+            fl += 2.0 * M * (2 * (d * f + up) + 2 * ((causal ? 0 : d * d) + d * V));
         }
     }
     out->flops = fl;
