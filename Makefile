@@ -46,8 +46,11 @@ bench: $(BUILD)/matrice
 
 # Regenerates the golden files with HuggingFace transformers/tokenizers (needs pip packages).
 golden:
-	python3 tools/make_golden.py
 	python3 tools/make_tok_golden.py
+	python3 tools/make_golden.py
+	python3 tools/make_golden_causal.py
+	python3 tools/make_gguf_twins.py
+	python3 tools/make_cli_models.py
 
 clean:
 	rm -rf build build-asan

@@ -39,6 +39,7 @@ torch.set_num_threads(1)
 torch.use_deterministic_algorithms(True)
 
 import torch.nn.functional as TF  # noqa: E402
+from make_golden import reference  # noqa: E402  (the float64 eager reference copy, shared)
 from safetensors.torch import load_file, save_file  # noqa: E402
 from transformers import (  # noqa: E402
     AutoModelForCausalLM,
@@ -69,15 +70,11 @@ DEFAULT_VOCAB = 1000
 MAX_FOLDER = 2 * 1024 * 1024
 
 # tests/golden/tok/<name>/tokenizer.json that would fit a model (byte-level BPE); the first one
-# that exists and keeps the weights small enough sets vocab_size. None exists at the time of
-# writing: every model uses DEFAULT_VOCAB.
-TOKENIZER_CANDIDATES = {
-    "llama": ["bpe_llama3", "llama3", "bpe"],
-    "qwen2": ["bpe_qwen2", "qwen2", "bpe"],
-    "gemma3": [],  # Gemma uses SentencePiece-style BPE with byte fallback, not byte-level BPE
-    "bloom": ["bpe_bloom", "bloom", "bpe"],
-    "gpt2": ["bpe_gpt2", "gpt2", "bpe"],
-}
+# that exists and keeps the weights small enough sets vocab_size. The committed goldens were made
+# with none (every model uses DEFAULT_VOCAB) and are kept so, so that a rerun reproduces them
+# byte for byte; tests/golden/cli pairs small causal models with the BPE tokenizers instead
+# (tools/make_cli_models.py).
+TOKENIZER_CANDIDATES = {"llama": [], "qwen2": [], "gemma3": [], "bloom": [], "gpt2": []}
 
 
 # ----------------------------------------------------------------------------- float64 patches
@@ -400,24 +397,6 @@ def randomize(model, seed, emb_std, head_std, final_gain):
             p.copy_(0.2 * n(p.shape))
         # other weights keep HF's init with initializer_range
 
-
-def reference(model, dtype=None):
-    """float64 eval copy with eager attention; with dtype, weights first rounded to that dtype."""
-    r = copy.deepcopy(model)
-    r.config._attn_implementation = "eager"
-    if hasattr(r, "set_attn_implementation"):
-        try:
-            r.set_attn_implementation("eager")
-        except Exception:
-            pass
-    r = r.double().eval()
-    if dtype is not None:
-        with torch.no_grad():
-            for p in r.parameters():
-                p.copy_(p.to(dtype).to(torch.float64))
-    for p in r.parameters():
-        p.requires_grad_(False)
-    return r
 
 
 def down_modules(model):

@@ -875,18 +875,6 @@ static void test_real_model(void) {
 
 /* ----------------------------------------------------------------- main */
 
-static void rm_rf(const char *dir) {
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    while (d && (de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-        char p[1024];
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        unlink(p);
-    }
-    if (d) closedir(d);
-    rmdir(dir);
-}
 
 int main(void) {
     snprintf(g_dir, sizeof g_dir, "/tmp/mt_test_gguf_XXXXXX");
@@ -904,6 +892,6 @@ int main(void) {
     if (getenv("MT_TEST_KEEP"))
         printf("kept %s\n", g_dir);
     else
-        rm_rf(g_dir);
+        mt_test_rm_rf(g_dir);
     return mt_test_report();
 }

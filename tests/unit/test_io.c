@@ -850,22 +850,6 @@ static void test_npy(void) {
 
 /* ----------------------------------------------------------------- main */
 
-static void rm_rf(const char *dir) {
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    while (d && (de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-        char p[1024];
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        struct stat sb;
-        if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
-            rm_rf(p);
-        else
-            unlink(p);
-    }
-    if (d) closedir(d);
-    rmdir(dir);
-}
 
 int main(void) {
     snprintf(g_dir, sizeof g_dir, "/tmp/mt_test_io_XXXXXX");
@@ -883,6 +867,6 @@ int main(void) {
     if (getenv("MT_TEST_KEEP"))
         printf("kept %s\n", g_dir);
     else
-        rm_rf(g_dir);
+        mt_test_rm_rf(g_dir);
     return mt_test_report();
 }
