@@ -29,11 +29,6 @@ typedef struct bert_model {
 
 /* ---------------------------------------------------------------- loading */
 
-/* Loads one tensor into the arena (see mt_loader.h). */
-static int load(mt_loader *L, float **dst, const char *name, int64_t d0, int64_t d1, int optional) {
-    return mt_loader_get(L, dst, name, d0, d1, optional);
-}
-
 static int load_all(bert_model *m, mt_loader *L) {
     const mt_config *c = &m->cfg;
     const int64_t d = c->d_model, f = c->d_ff, V = c->vocab_size;
@@ -43,7 +38,7 @@ static int load_all(bert_model *m, mt_loader *L) {
 #define LOAD(dst, d0, d1, ...)                                 \
     do {                                                       \
         snprintf(n, sizeof n, __VA_ARGS__);                    \
-        if ((rc = load(L, &(dst), n, d0, d1, 0))) return rc;   \
+        if ((rc = mt_loader_get(L, &(dst), n, d0, d1, 0))) return rc;   \
     } while (0)
     LOAD(m->word_emb, V, d, "%sembeddings.word_embeddings.weight", P);
     LOAD(m->pos_emb, c->max_pos, d, "%sembeddings.position_embeddings.weight", P);
@@ -80,12 +75,12 @@ static int load_all(bert_model *m, mt_loader *L) {
 #undef LOAD
     /* The decoder is tied to the word embeddings; checkpoints often omit it. */
     snprintf(n, sizeof n, "%s.decoder.weight", dec);
-    if ((rc = load(L, &m->dec_w, n, V, d, 1))) return rc;
+    if ((rc = mt_loader_get(L, &m->dec_w, n, V, d, 1))) return rc;
     if (L->next && !m->dec_w) m->dec_w = m->word_emb;
     snprintf(n, sizeof n, "%s.bias", dec);
-    if (mt_loader_has(L, n)) return load(L, &m->dec_b, n, V, 0, 0);
+    if (mt_loader_has(L, n)) return mt_loader_get(L, &m->dec_b, n, V, 0, 0);
     snprintf(n, sizeof n, "%s.decoder.bias", dec);
-    return load(L, &m->dec_b, n, V, 0, 0);
+    return mt_loader_get(L, &m->dec_b, n, V, 0, 0);
 }
 
 static void bert_free(void *impl);
