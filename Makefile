@@ -4,10 +4,10 @@ BUILD   ?= build
 OPT     ?= -O2 -march=native
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -pthread \
-           -Isrc/core -Isrc/io -Isrc/tok -Isrc/model -Isrc/attr -Isrc/data -I/usr/include/x86_64-linux-gnu/openblas-pthread
+           -Isrc/core -Isrc/io -Isrc/tok -Isrc/model -Isrc/attr -Isrc/data -Isrc/exp -Isrc/report -I/usr/include/x86_64-linux-gnu/openblas-pthread
 LDLIBS  += -ljansson -lutf8proc -lpcre2-8 -lopenblas -lopencc -lm -pthread
 
-LIB_SRC  := $(sort $(wildcard src/core/*.c src/io/*.c src/tok/*.c src/model/*.c src/attr/*.c src/data/*.c))
+LIB_SRC  := $(sort $(wildcard src/core/*.c src/io/*.c src/tok/*.c src/model/*.c src/attr/*.c src/data/*.c src/exp/*.c src/report/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
