@@ -1234,11 +1234,11 @@ static int write_output(bctx *b, const factv *fv, const fcounts *fc, const char 
         nfacts++;
     }
     json_t *h = NULL;
-    dt_afile af = {0};
+    mt_afile af = {0};
     if (!rc) {
         h = header_json(b, sources, fv, fc, nfacts, nq);
         sources = NULL;
-        rc = dt_afile_open(&af, out_path, e);
+        rc = mt_afile_open(&af, out_path, e);
     }
     if (!rc) {
         rc = write_line(af.f, h, e);
@@ -1247,8 +1247,8 @@ static int write_output(bctx *b, const factv *fv, const fcounts *fc, const char 
                 fputs(lines[i], af.f);
                 fputc('\n', af.f);
             }
-        if (rc) dt_afile_abort(&af);
-        else rc = dt_afile_commit(&af, e);
+        if (rc) mt_afile_abort(&af);
+        else rc = mt_afile_commit(&af, e);
     }
     for (long i = 0; i < fv->n; i++) free(lines[i]);
     free(lines);
@@ -1270,15 +1270,15 @@ static int write_output(bctx *b, const factv *fv, const fcounts *fc, const char 
 }
 
 static int write_report(bctx *b, mt_err *e) {
-    dt_afile af;
-    int rc = dt_afile_open(&af, b->o->report_path, e);
+    mt_afile af;
+    int rc = mt_afile_open(&af, b->o->report_path, e);
     if (rc) return rc;
     for (size_t i = 0; !rc && i < json_array_size(b->report); i++) rc = write_line(af.f, json_array_get(b->report, i), e);
     if (rc) {
-        dt_afile_abort(&af);
+        mt_afile_abort(&af);
         return rc;
     }
-    return dt_afile_commit(&af, e);
+    return mt_afile_commit(&af, e);
 }
 
 /* ---------------------------------------------------------------- entry */

@@ -180,15 +180,15 @@ static int filter_line(void *vp, int is_header, long ln, json_t *j, const char *
 }
 
 static int write_all(const char *path, const char *head, const char *body, size_t n, mt_err *e) {
-    dt_afile af;
-    int rc = dt_afile_open(&af, path, e);
+    mt_afile af;
+    int rc = mt_afile_open(&af, path, e);
     if (rc) return rc;
     if (head) {
         fputs(head, af.f);
         fputc('\n', af.f);
     }
     if (n) fwrite(body, 1, n, af.f);
-    return dt_afile_commit(&af, e);
+    return mt_afile_commit(&af, e);
 }
 
 int mt_data_filter(const char *in_path, const char *out_path, const mt_data_scorer *s, const mt_data_filter_opts *o,

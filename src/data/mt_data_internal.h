@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 
+#include "mt_afile.h"
 #include "mt_data.h"
 
 /* Growable string. */
@@ -38,14 +39,6 @@ int dt_id_ok(const char *s, char letter);
 uint64_t dt_fnv1a(uint64_t h, const void *p, size_t n);
 uint64_t dt_mix64(uint64_t x);
 
-/* Atomic file writing: a temp file next to path, renamed over it on commit after fsync. */
-typedef struct dt_afile {
-    FILE *f;
-    char *tmp, *path;
-} dt_afile;
-int dt_afile_open(dt_afile *a, const char *path, mt_err *e);
-int dt_afile_commit(dt_afile *a, mt_err *e);
-void dt_afile_abort(dt_afile *a);
 
 /* Lines of a buffer: *line and *len for the next line (without "\n" or "\r\n"); 0 at the end. */
 typedef struct dt_lines {
