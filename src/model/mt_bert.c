@@ -11,21 +11,8 @@
 #include <string.h>
 
 #include "mt_kernels.h"
-#include "mt_model_impl.h"
+#include "mt_bert_impl.h"
 #include "mt_loader.h"
-
-typedef struct {
-    float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *o_b, *ln1_w, *ln1_b;
-    float *fc1_w, *fc1_b, *fc2_w, *fc2_b, *ln2_w, *ln2_b;
-} layer_weights;
-
-typedef struct bert_model {
-    mt_config cfg;
-    float *arena; /* every parameter, f32 */
-    float *word_emb, *pos_emb, *type_emb, *emb_ln_w, *emb_ln_b;
-    layer_weights *layers;
-    float *head_w, *head_b, *head_ln_w, *head_ln_b, *dec_w, *dec_b;
-} bert_model;
 
 /* ---------------------------------------------------------------- loading */
 
@@ -127,34 +114,7 @@ static void bert_free(void *impl) {
     free(m);
 }
 
-
 /* ---------------------------------------------------------------- run state */
-
-/* Activations of one layer for B sequences (N = B*T rows), kept for the backward pass. */
-typedef struct {
-    float *q, *k, *v, *att, *ctx, *r1, *mean1, *rstd1, *x1, *h, *a, *r2, *mean2, *rstd2;
-} layer_acts;
-
-/* One stack of activations: xs[l] is the input of layer l, xs[L] the final output. */
-typedef struct {
-    float **xs;
-    layer_acts *la;
-} stack;
-
-typedef struct bert_run {
-    int max_T, max_B, T, d, f;
-    stack base;  /* B = 1: the unpatched sequence, cached for prefix reuse */
-    stack batch; /* B = max_B: patched rows or baseline batches */
-    /* backward scratch, sized for max_B * max_T rows */
-    float *dx, *dr2, *dact, *dx1, *dr1, *dctx, *dq, *dk, *dv;
-    /* head scratch, sized for max_B rows */
-    float *hx, *ht, *hu, *hn, *hmean, *hrstd, *logits, *dlogits, *dh, *dh2;
-    /* patched-layer scratch */
-    float *pf, *pr2, *pmean, *prstd, *px;
-    size_t bytes;
-    void *arena;
-} bert_run;
-
 
 static void lay_stack(stack *s, const mt_config *c, int B, int T, char **cur, size_t *total) {
     size_t N = (size_t)B * T, d = c->d_model, f = c->d_ff;
@@ -241,10 +201,9 @@ static void b_run_free(bert_run *r) {
     free(r);
 }
 
-
 /* ---------------------------------------------------------------- forward */
 
-static int embed(const bert_model *m, float *x, const int32_t *ids, const int32_t *types, int B, int T, mt_err *e) {
+int bert_embed(const bert_model *m, float *x, const int32_t *ids, const int32_t *types, int B, int T, mt_err *e) {
     const mt_config *c = &m->cfg;
     const int d = c->d_model;
     for (int b = 0; b < B; b++)
@@ -268,7 +227,7 @@ static int embed(const bert_model *m, float *x, const int32_t *ids, const int32_
 }
 
 /* Attention half of layer l: fills q,k,v,att,ctx,r1,x1 for N = B*T rows of xin. */
-static void attn_block_fwd(const bert_model *m, int l, layer_acts *a, const float *xin, int B, int T) {
+void bert_attn_block_fwd(const bert_model *m, int l, layer_acts *a, const float *xin, int B, int T) {
     const mt_config *c = &m->cfg;
     const layer_weights *w = &m->layers[l];
     const int d = c->d_model, N = B * T, H = c->n_heads;
@@ -282,7 +241,7 @@ static void attn_block_fwd(const bert_model *m, int l, layer_acts *a, const floa
 }
 
 /* FFN half of layer l for N rows: h, a = act(h), r2 = W2 a + b2 + x1, xout = LN2(r2). */
-static void ffn_block_fwd(const bert_model *m, int l, layer_acts *a, float *xout, int N) {
+void bert_ffn_block_fwd(const bert_model *m, int l, layer_acts *a, float *xout, int N) {
     const mt_config *c = &m->cfg;
     const layer_weights *w = &m->layers[l];
     const int d = c->d_model, f = c->d_ff;
@@ -293,10 +252,10 @@ static void ffn_block_fwd(const bert_model *m, int l, layer_acts *a, float *xout
     mt_layernorm_fwd(xout, a->mean2, a->rstd2, a->r2, w->ln2_w, w->ln2_b, N, d, c->ln_eps);
 }
 
-static void layers_fwd(const bert_model *m, stack *s, int from, int B, int T) {
+void bert_layers_fwd(const bert_model *m, stack *s, int from, int B, int T) {
     for (int l = from; l < m->cfg.n_layers; l++) {
-        attn_block_fwd(m, l, &s->la[l], s->xs[l], B, T);
-        ffn_block_fwd(m, l, &s->la[l], s->xs[l + 1], B * T);
+        bert_attn_block_fwd(m, l, &s->la[l], s->xs[l], B, T);
+        bert_ffn_block_fwd(m, l, &s->la[l], s->xs[l + 1], B * T);
     }
 }
 
@@ -311,10 +270,10 @@ static int b_forward(const bert_model *m, bert_run *r, const int32_t *ids, const
     int rc = check_T(r, 1, T, e);
     if (rc) return rc;
     float *x = r->base.xs[0];
-    if ((rc = embed(m, r->dx, ids, types, 1, T, e))) return rc;
+    if ((rc = bert_embed(m, r->dx, ids, types, 1, T, e))) return rc;
     float *mean = r->dr2, *rstd = r->dr2 + T; /* scratch: only T values each */
     mt_layernorm_fwd(x, mean, rstd, r->dx, m->emb_ln_w, m->emb_ln_b, T, m->cfg.d_model, m->cfg.ln_eps);
-    layers_fwd(m, &r->base, 0, 1, T);
+    bert_layers_fwd(m, &r->base, 0, 1, T);
     r->T = T;
     return MT_OK;
 }
@@ -326,7 +285,7 @@ static const float *b_ffn_act(const bert_run *r, int layer, int pos) {
 /* ---------------------------------------------------------------- MLM head */
 
 /* logits[M][V] for M rows x[M][d]; keeps the intermediates in r for head_bwd. */
-static void head_fwd(const bert_model *m, bert_run *r, const float *x, int M) {
+void bert_head_fwd(const bert_model *m, bert_run *r, const float *x, int M) {
     const mt_config *c = &m->cfg;
     const int d = c->d_model;
     memcpy(r->hx, x, sizeof(float) * (size_t)M * d);
@@ -337,7 +296,7 @@ static void head_fwd(const bert_model *m, bert_run *r, const float *x, int M) {
 }
 
 /* dx[M][d] from r->dlogits[M][V]. */
-static void head_bwd(const bert_model *m, bert_run *r, float *dx, int M) {
+void bert_head_bwd(const bert_model *m, bert_run *r, float *dx, int M) {
     const mt_config *c = &m->cfg;
     const int d = c->d_model;
     mt_matmul_bwd_in(r->dh, r->dlogits, m->dec_w, M, d, c->vocab_size, 0);
@@ -348,7 +307,7 @@ static void head_bwd(const bert_model *m, bert_run *r, float *dx, int M) {
 
 static int b_head_logits(const bert_model *m, bert_run *r, int pos, float *logits, mt_err *e) {
     if (pos < 0 || pos >= r->T) return mt_fail(e, MT_EINVAL, "position %d is outside the sequence (%d)", pos, r->T);
-    head_fwd(m, r, r->base.xs[m->cfg.n_layers] + (size_t)pos * r->d, 1);
+    bert_head_fwd(m, r, r->base.xs[m->cfg.n_layers] + (size_t)pos * r->d, 1);
     memcpy(logits, r->logits, sizeof(float) * m->cfg.vocab_size);
     return MT_OK;
 }
@@ -356,7 +315,7 @@ static int b_head_logits(const bert_model *m, bert_run *r, int pos, float *logit
 /* ---------------------------------------------------------------- backward */
 
 /* Layer l backward for N = B*T rows: dxin from dxout (gradient w.r.t. the layer's output). */
-static void layer_bwd(const bert_model *m, bert_run *r, int l, const layer_acts *a, const float *dxout, float *dxin,
+void bert_layer_bwd(const bert_model *m, bert_run *r, int l, const layer_acts *a, const float *dxout, float *dxin,
                       int B, int T) {
     const mt_config *c = &m->cfg;
     const layer_weights *w = &m->layers[l];
@@ -403,7 +362,7 @@ static int b_patch_grad(const bert_model *m, bert_run *r, int layer, int pos, co
             memcpy(x + (size_t)k * T * d, r->base.xs[layer + 1], sizeof(float) * (size_t)T * d);
             memcpy(x + ((size_t)k * T + pos) * d, r->px + (size_t)k * d, sizeof(float) * d);
         }
-        layers_fwd(m, &r->batch, layer + 1, M, T);
+        bert_layers_fwd(m, &r->batch, layer + 1, M, T);
         float *g = r->pf;
         for (int k = 0; k < M; k++)
             memcpy(g + (size_t)k * d, r->batch.xs[L] + ((size_t)k * T + pos) * d, sizeof(float) * d);
@@ -411,7 +370,7 @@ static int b_patch_grad(const bert_model *m, bert_run *r, int layer, int pos, co
     }
 
     /* Head, objective and its gradient with respect to the logits. */
-    head_fwd(m, r, top, M);
+    bert_head_fwd(m, r, top, M);
     for (int k = 0; k < M; k++) {
         float *lg = r->logits + (size_t)k * V, *dl = r->dlogits + (size_t)k * V;
         mt_softmax(dl, lg, V);
@@ -425,7 +384,7 @@ static int b_patch_grad(const bert_model *m, bert_run *r, int layer, int pos, co
         for (int j = 0; j < V; j++) dl[j] = -s * dl[j];
         dl[target] += s;
     }
-    head_bwd(m, r, r->dh, M); /* r->dh: gradient at the top layer's output, position pos */
+    bert_head_bwd(m, r, r->dh, M); /* r->dh: gradient at the top layer's output, position pos */
 
     const float *dtop = r->dh;
     if (layer + 1 < L) {
@@ -437,7 +396,7 @@ static int b_patch_grad(const bert_model *m, bert_run *r, int layer, int pos, co
          * buffers alternate between r->dx and r->dq's neighbour is avoided by a second buffer. */
         float *din = r->batch.xs[0]; /* the batch stack's embedding slot is free: reuse as scratch */
         for (int l = L - 1; l > layer; l--) {
-            layer_bwd(m, r, l, &r->batch.la[l], dx, din, M, T);
+            bert_layer_bwd(m, r, l, &r->batch.la[l], dx, din, M, T);
             float *t = dx;
             dx = din;
             din = t;
@@ -463,10 +422,10 @@ static int b_forward_batch_acts(const bert_model *m, bert_run *r, const int32_t 
     if (rc) return rc;
     if (pos < 0 || pos >= T) return mt_fail(e, MT_EINVAL, "position %d is outside the sequence (%d)", pos, T);
     stack *s = &r->batch;
-    if ((rc = embed(m, r->dx, ids, types, B, T, e))) return rc;
+    if ((rc = bert_embed(m, r->dx, ids, types, B, T, e))) return rc;
     mt_layernorm_fwd(s->xs[0], r->dx1, r->dx1 + (size_t)B * T, r->dx, m->emb_ln_w, m->emb_ln_b, B * T, c->d_model,
                      c->ln_eps);
-    layers_fwd(m, s, 0, B, T);
+    bert_layers_fwd(m, s, 0, B, T);
     for (int b = 0; b < B; b++)
         for (int l = 0; l < c->n_layers; l++)
             memcpy(acts + ((size_t)b * c->n_layers + l) * c->d_ff, s->la[l].a + ((size_t)b * T + pos) * c->d_ff,

@@ -18,22 +18,7 @@
 
 #include "mt_kernels.h"
 #include "mt_loader.h"
-#include "mt_model_impl.h"
-
-typedef struct {
-    float *n1_w, *n1_b, *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *o_b, *qn_w, *kn_w, *npa_w;
-    float *n2_w, *n2_b, *gate_w, *gate_b, *up_w, *up_b, *down_w, *down_b, *npf_w;
-} dec_layer;
-
-typedef struct {
-    mt_config cfg;
-    float *arena;
-    float *tok_emb, *pos_emb, *emb_n_w, *emb_n_b;
-    dec_layer *layers;
-    float *final_w, *final_b, *lm_head;
-    float *slopes;                   /* ALiBi, per head */
-    float *inv_freq, *inv_freq_local; /* RoPE, head_dim/2 each */
-} dec_model;
+#include "mt_decoder_impl.h"
 
 /* ---------------------------------------------------------------- loading */
 
@@ -344,30 +329,6 @@ static int dec_load(const char *dir, const mt_config *cfg, void **out, mt_err *e
 
 /* ---------------------------------------------------------------- run state */
 
-/* Activations of the patched rows (M rows, one token each) in one layer, kept for backward. */
-typedef struct {
-    float *x, *h, *n1m, *n1r, *qr, *kr, *q, *k, *v, *qnr, *knr, *att, *ctx, *o, *npar, *mid;
-    float *h2, *n2m, *n2r, *g, *u, *a, *f, *npfr;
-} row_acts;
-
-typedef struct {
-    int max_T, max_B, T, d, f, kd, qd;
-    int neuron;  /* mt_neuron: which tensor ac[] holds and the patch replaces */
-    float **oc;  /* per layer [T, f]: the other factor of a gated neuron (u for gate, g for up) */
-    /* base sequence caches: per layer K, V [T, kd], neuron a [T, f], mid [T, d]; final x [T, d] */
-    float **kc, **vc, **ac, **midc, *xfinal;
-    /* full-sequence scratch for N = max_B * max_T rows */
-    float *sx, *sh, *sq, *sk, *sv, *sctx, *so, *smid, *sg, *su, *sa, *sf, *sm, *sr;
-    /* patched rows: per layer (index l holds the rows entering layer l + 1's input at l+1) */
-    row_acts *ra;
-    /* head and backward scratch for max_B rows */
-    float *xtop, *hn, *hm, *hr, *logits, *dlogits, *dx, *dmid, *dt, *dt2, *dff, *dff2, *dq, *dk, *dv, *dctx, *pf, *pfr;
-    float *cosb, *sinb; /* rope tables for one position */
-    void *arena;
-    size_t bytes;
-} dec_run;
-
-
 static size_t lay_run(dec_run *r, const mt_config *c, char *cur) {
     size_t t = 0;
     const size_t T = r->max_T, B = r->max_B, N = B * T, d = c->d_model, f = c->d_ff, qd = r->qd, kd = r->kd;
@@ -475,25 +436,25 @@ static int dec_run_new(const void *impl, int max_T, int max_B, void **out, size_
 
 /* ---------------------------------------------------------------- shared pieces */
 
-static void norm_fwd(const dec_model *m, float *out, float *mean, float *rstd, const float *in, const float *w,
+void dec_norm_fwd(const dec_model *m, float *out, float *mean, float *rstd, const float *in, const float *w,
                      const float *b, int N, int C) {
     if (m->cfg.norm == MT_NORM_LAYER) mt_layernorm_fwd(out, mean, rstd, in, w, b, N, C, m->cfg.ln_eps);
     else mt_rmsnorm_fwd(out, rstd, in, w, N, C, m->cfg.ln_eps);
 }
 
-static void norm_bwd(const dec_model *m, float *din, const float *dout, const float *in, const float *mean,
+void dec_norm_bwd(const dec_model *m, float *din, const float *dout, const float *in, const float *mean,
                      const float *rstd, const float *w, int N, int C) {
     if (m->cfg.norm == MT_NORM_LAYER) mt_layernorm_bwd(din, dout, in, mean, rstd, w, N, C);
     else mt_rmsnorm_bwd(din, dout, in, rstd, w, N, C);
 }
 
-static mt_attn_rule attn_rule(const dec_model *m, int l) {
+mt_attn_rule dec_attn_rule(const dec_model *m, int l) {
     const mt_config *c = &m->cfg;
     mt_attn_rule r = {c->attn_scale, c->sliding[l] ? c->sliding_window : 0, c->attn_softcap, m->slopes};
     return r;
 }
 
-static void rope_tables(const dec_model *m, dec_run *r, int l, int pos) {
+void dec_rope_tables(const dec_model *m, dec_run *r, int l, int pos) {
     const float *inv = m->cfg.sliding[l] ? m->inv_freq_local : m->inv_freq;
     for (int i = 0; i < m->cfg.head_dim / 2; i++) {
         float ang = (float)pos * inv[i];
@@ -502,10 +463,10 @@ static void rope_tables(const dec_model *m, dec_run *r, int l, int pos) {
     }
 }
 
-static int has_rope(const dec_model *m) { return m->inv_freq != NULL; }
+int dec_has_rope(const dec_model *m) { return m->inv_freq != NULL; }
 
 /* FFN from h2 [N, d] to the neuron a [N, f]; g/u keep the pre-activations for backward. */
-static void ffn_up(const dec_model *m, const dec_layer *w, float *g, float *u, float *a, const float *h2, int N) {
+void dec_ffn_up(const dec_model *m, const dec_layer *w, float *g, float *u, float *a, const float *h2, int N) {
     const mt_config *c = &m->cfg;
     const long nf = (long)N * c->d_ff;
     mt_matmul_fwd(u, h2, w->up_w, w->up_b, N, c->d_model, c->d_ff);
@@ -518,7 +479,7 @@ static void ffn_up(const dec_model *m, const dec_layer *w, float *g, float *u, f
     }
 }
 
-static int embed(const dec_model *m, float *x, const int32_t *ids, int B, int T, mt_err *e) {
+int dec_embed(const dec_model *m, float *x, const int32_t *ids, int B, int T, mt_err *e) {
     const mt_config *c = &m->cfg;
     const int d = c->d_model;
     for (int b = 0; b < B; b++)
@@ -548,12 +509,12 @@ static int full_forward(const dec_model *m, dec_run *r, const int32_t *ids, int 
     if (T < 1) return mt_fail(e, MT_EINVAL, "empty input sequence");
     if (T > r->max_T || B > r->max_B)
         return mt_fail(e, MT_EINVAL, "input of %d x %d tokens exceeds the run's %d x %d", B, T, r->max_B, r->max_T);
-    int rc = embed(m, r->sx, ids, B, T, e);
+    int rc = dec_embed(m, r->sx, ids, B, T, e);
     if (rc) return rc;
     if (m->emb_n_w) mt_layernorm_fwd(r->sx, r->sm, r->sr, r->sx, m->emb_n_w, m->emb_n_b, N, d, c->ln_eps);
     for (int l = 0; l < c->n_layers; l++) {
         const dec_layer *w = &m->layers[l];
-        norm_fwd(m, r->sh, r->sm, r->sr, r->sx, w->n1_w, w->n1_b, N, d);
+        dec_norm_fwd(m, r->sh, r->sm, r->sr, r->sx, w->n1_w, w->n1_b, N, d);
         mt_matmul_fwd(r->sq, r->sh, w->q_w, w->q_b, N, d, qd);
         mt_matmul_fwd(r->sk, r->sh, w->k_w, w->k_b, N, d, kd);
         mt_matmul_fwd(r->sv, r->sh, w->v_w, w->v_b, N, d, kd);
@@ -561,21 +522,21 @@ static int full_forward(const dec_model *m, dec_run *r, const int32_t *ids, int 
             mt_rmsnorm_fwd(r->sq, r->sr, r->sq, w->qn_w, N * H, hd, c->ln_eps);
             mt_rmsnorm_fwd(r->sk, r->sr, r->sk, w->kn_w, N * Hk, hd, c->ln_eps);
         }
-        if (has_rope(m))
+        if (dec_has_rope(m))
             for (int t = 0; t < T; t++) {
-                rope_tables(m, r, l, t);
+                dec_rope_tables(m, r, l, t);
                 for (int b = 0; b < B; b++) {
                     mt_rope_apply(r->sq + ((size_t)b * T + t) * qd, H, hd, r->cosb, r->sinb, 0);
                     mt_rope_apply(r->sk + ((size_t)b * T + t) * kd, Hk, hd, r->cosb, r->sinb, 0);
                 }
             }
-        mt_attn_rule rule = attn_rule(m, l);
+        mt_attn_rule rule = dec_attn_rule(m, l);
         mt_causal_attention_fwd(r->sctx, r->sq, r->sk, r->sv, B, T, H, Hk, hd, &rule);
         mt_matmul_fwd(r->so, r->sctx, w->o_w, w->o_b, N, qd, d);
         if (gem) mt_rmsnorm_fwd(r->so, r->sr, r->so, w->npa_w, N, d, c->ln_eps);
         for (size_t i = 0; i < (size_t)N * d; i++) r->smid[i] = r->sx[i] + r->so[i];
-        norm_fwd(m, r->sh, r->sm, r->sr, r->smid, w->n2_w, w->n2_b, N, d);
-        ffn_up(m, w, r->sg, r->su, r->sa, r->sh, N);
+        dec_norm_fwd(m, r->sh, r->sm, r->sr, r->smid, w->n2_w, w->n2_b, N, d);
+        dec_ffn_up(m, w, r->sg, r->su, r->sa, r->sh, N);
         mt_matmul_fwd(r->sf, r->sa, w->down_w, w->down_b, N, f, d);
         if (gem) mt_rmsnorm_fwd(r->sf, r->sr, r->sf, w->npf_w, N, d, c->ln_eps);
         for (size_t i = 0; i < (size_t)N * d; i++) r->sx[i] = r->smid[i] + r->sf[i];
@@ -619,9 +580,9 @@ static int dec_forward_batch_acts(const void *impl, void *run, const int32_t *id
 /* ---------------------------------------------------------------- head */
 
 /* logits [M][V] of M final hidden rows x; keeps the norm statistics in r. */
-static void head_fwd(const dec_model *m, dec_run *r, const float *x, int M) {
+void dec_head_fwd(const dec_model *m, dec_run *r, const float *x, int M) {
     const mt_config *c = &m->cfg;
-    norm_fwd(m, r->hn, r->hm, r->hr, x, m->final_w, m->final_b, M, c->d_model);
+    dec_norm_fwd(m, r->hn, r->hm, r->hr, x, m->final_w, m->final_b, M, c->d_model);
     mt_matmul_fwd(r->logits, r->hn, m->lm_head, NULL, M, c->d_model, c->vocab_size);
     if (c->final_softcap > 0)
         for (size_t i = 0; i < (size_t)M * c->vocab_size; i++)
@@ -632,7 +593,7 @@ static int dec_head_logits(const void *impl, void *run, int pos, float *logits, 
     const dec_model *m = impl;
     dec_run *r = run;
     if (pos < 0 || pos >= r->T) return mt_fail(e, MT_EINVAL, "position %d is outside the sequence (%d)", pos, r->T);
-    head_fwd(m, r, r->xfinal + (size_t)pos * r->d, 1);
+    dec_head_fwd(m, r, r->xfinal + (size_t)pos * r->d, 1);
     memcpy(logits, r->logits, sizeof(float) * m->cfg.vocab_size);
     return MT_OK;
 }
@@ -646,7 +607,7 @@ static void row_fwd(const dec_model *m, dec_run *r, int l, int M, int p, float *
     row_acts *a = &r->ra[l];
     const int d = c->d_model, f = c->d_ff, H = c->n_heads, Hk = c->n_kv_heads, hd = c->head_dim, qd = r->qd, kd = r->kd;
     const int gem = c->sandwich_norms;
-    norm_fwd(m, a->h, a->n1m, a->n1r, a->x, w->n1_w, w->n1_b, M, d);
+    dec_norm_fwd(m, a->h, a->n1m, a->n1r, a->x, w->n1_w, w->n1_b, M, d);
     mt_matmul_fwd(a->qr, a->h, w->q_w, w->q_b, M, d, qd);
     mt_matmul_fwd(a->kr, a->h, w->k_w, w->k_b, M, d, kd);
     mt_matmul_fwd(a->v, a->h, w->v_w, w->v_b, M, d, kd);
@@ -657,14 +618,14 @@ static void row_fwd(const dec_model *m, dec_run *r, int l, int M, int p, float *
         memcpy(a->q, a->qr, sizeof(float) * (size_t)M * qd);
         memcpy(a->k, a->kr, sizeof(float) * (size_t)M * kd);
     }
-    if (has_rope(m)) {
-        rope_tables(m, r, l, p);
+    if (dec_has_rope(m)) {
+        dec_rope_tables(m, r, l, p);
         for (int k = 0; k < M; k++) {
             mt_rope_apply(a->q + (size_t)k * qd, H, hd, r->cosb, r->sinb, 0);
             mt_rope_apply(a->k + (size_t)k * kd, Hk, hd, r->cosb, r->sinb, 0);
         }
     }
-    mt_attn_rule rule = attn_rule(m, l);
+    mt_attn_rule rule = dec_attn_rule(m, l);
     mt_decode_attention_fwd(a->ctx, a->att, a->q, r->kc[l], r->vc[l], a->k, a->v, M, p, H, Hk, hd, &rule);
     mt_matmul_fwd(a->o, a->ctx, w->o_w, w->o_b, M, qd, d);
     const float *o = a->o;
@@ -673,8 +634,8 @@ static void row_fwd(const dec_model *m, dec_run *r, int l, int M, int p, float *
         o = r->dt;
     }
     for (size_t i = 0; i < (size_t)M * d; i++) a->mid[i] = a->x[i] + o[i];
-    norm_fwd(m, a->h2, a->n2m, a->n2r, a->mid, w->n2_w, w->n2_b, M, d);
-    ffn_up(m, w, a->g, a->u, a->a, a->h2, M);
+    dec_norm_fwd(m, a->h2, a->n2m, a->n2r, a->mid, w->n2_w, w->n2_b, M, d);
+    dec_ffn_up(m, w, a->g, a->u, a->a, a->h2, M);
     mt_matmul_fwd(a->f, a->a, w->down_w, w->down_b, M, f, d);
     const float *ff = a->f;
     if (gem) {
@@ -720,17 +681,17 @@ static void row_bwd(const dec_model *m, dec_run *r, int l, int M, int p) {
     else memcpy(r->dt, r->dx, sizeof(float) * Md);
     mt_matmul_bwd_in(r->dff, r->dt, w->down_w, M, f, d, 0);
     ffn_bwd(m, r, w, a, M, r->dt);
-    norm_bwd(m, r->dt2, r->dt, a->mid, a->n2m, a->n2r, w->n2_w, M, d);
+    dec_norm_bwd(m, r->dt2, r->dt, a->mid, a->n2m, a->n2r, w->n2_w, M, d);
     for (size_t i = 0; i < Md; i++) r->dmid[i] += r->dt2[i];
     /* attention branch */
     if (gem) mt_rmsnorm_bwd(r->dt, r->dmid, a->o, a->npar, w->npa_w, M, d);
     else memcpy(r->dt, r->dmid, sizeof(float) * Md);
     mt_matmul_bwd_in(r->dctx, r->dt, w->o_w, M, qd, d, 0);
-    mt_attn_rule rule = attn_rule(m, l);
+    mt_attn_rule rule = dec_attn_rule(m, l);
     mt_decode_attention_bwd(r->dq, r->dk, r->dv, r->dctx, a->att, a->q, r->kc[l], r->vc[l], a->k, a->v, M, p, H, Hk, hd,
                             &rule);
-    if (has_rope(m)) {
-        rope_tables(m, r, l, p);
+    if (dec_has_rope(m)) {
+        dec_rope_tables(m, r, l, p);
         for (int k = 0; k < M; k++) {
             mt_rope_apply(r->dq + (size_t)k * qd, H, hd, r->cosb, r->sinb, 1);
             mt_rope_apply(r->dk + (size_t)k * kd, Hk, hd, r->cosb, r->sinb, 1);
@@ -743,7 +704,7 @@ static void row_bwd(const dec_model *m, dec_run *r, int l, int M, int p) {
     mt_matmul_bwd_in(r->dt, r->dq, w->q_w, M, d, qd, 0);
     mt_matmul_bwd_in(r->dt, r->dk, w->k_w, M, d, kd, 1);
     mt_matmul_bwd_in(r->dt, r->dv, w->v_w, M, d, kd, 1);
-    norm_bwd(m, r->dt2, r->dt, a->x, a->n1m, a->n1r, w->n1_w, M, d);
+    dec_norm_bwd(m, r->dt2, r->dt, a->x, a->n1m, a->n1r, w->n1_w, M, d);
     for (size_t i = 0; i < Md; i++) r->dx[i] = r->dmid[i] + r->dt2[i];
 }
 
@@ -787,7 +748,7 @@ static int dec_patch_grad(const void *impl, void *run, int layer, int pos, const
     for (int k = 0; k < M; k++)
         for (int i = 0; i < d; i++) out[(size_t)k * d + i] = mid[i] + ff[(size_t)k * d + i];
     for (int l = layer + 1; l < L; l++) row_fwd(m, r, l, M, p, l + 1 < L ? r->ra[l + 1].x : r->xtop);
-    head_fwd(m, r, r->xtop, M);
+    dec_head_fwd(m, r, r->xtop, M);
     for (int k = 0; k < M; k++) {
         float *lg = r->logits + (size_t)k * V, *dl = r->dlogits + (size_t)k * V;
         mt_softmax(dl, lg, V);
@@ -805,7 +766,7 @@ static int dec_patch_grad(const void *impl, void *run, int layer, int pos, const
             }
     }
     mt_matmul_bwd_in(r->dt, r->dlogits, m->lm_head, M, d, V, 0);
-    norm_bwd(m, r->dx, r->dt, r->xtop, r->hm, r->hr, m->final_w, M, d);
+    dec_norm_bwd(m, r->dx, r->dt, r->xtop, r->hm, r->hr, m->final_w, M, d);
     for (int l = L - 1; l > layer; l--) row_bwd(m, r, l, M, p);
     if (gem) mt_rmsnorm_bwd(r->dt, r->dx, r->pf, r->pfr, w->npf_w, M, d);
     mt_matmul_bwd_in(dZ, gem ? r->dt : r->dx, w->down_w, M, f, d, 0);
