@@ -7,12 +7,20 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* Error messages quote names and values read from files, which may hold control characters:
+ * turn those into '?' so the message stays one line. */
+static void one_line(char *s) {
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) *s = '?';
+}
+
 int mt_fail(mt_err *e, int code, const char *fmt, ...) {
     if (e) {
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(e->msg, sizeof e->msg, fmt, ap);
         va_end(ap);
+        one_line(e->msg);
         e->code = code;
     }
     return code;
@@ -34,6 +42,7 @@ void mt_err_prefix(mt_err *e, const char *fmt, ...) {
     if (o > MT_ERR_MAX - 3 - h) o = MT_ERR_MAX - 3 - h;
     memcpy(e->msg + h + 2, old, o);
     e->msg[h + 2 + o] = 0;
+    one_line(e->msg);
 }
 
 const char *mt_status_name(int code) {

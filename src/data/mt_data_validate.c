@@ -33,6 +33,8 @@ static void problem(vctx *v, long line, const char *fmt, ...) {
     char full[MT_ERR_MAX];
     if (line > 0) snprintf(full, sizeof full, "%s:%ld: %s", v->path, line, msg);
     else snprintf(full, sizeof full, "%s: %s", v->path, msg);
+    for (char *c = full; *c; c++) /* values quoted from the file may hold newlines: one line each */
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
     if (v->p->n == 0) mt_fail(&v->first, MT_EFORMAT, "%s", full);
     v->p->n++;
     if (v->p->n_msg < v->max_msgs) {
