@@ -28,6 +28,8 @@
 
 /* Subcommand groups implemented in their own files (src/cli/cmd_*.c). */
 int mt_cmd_data(int argc, char **argv); /* matrice data build|stats|validate|filter */
+int mt_cmd_locate(int argc, char **argv); /* matrice locate (cmd_locate.c) */
+int mt_cmd_merge(int argc, char **argv);  /* matrice merge (cmd_locate.c) */
 
 static const char *usage_text =
     "usage: matrice <command> [options]\n"
@@ -40,6 +42,9 @@ static const char *usage_text =
     "  data build --raw DIR --langs en,de,... --out FILE [--max-per-relation N] [--seed S]\n"
     "  data stats FILE [--json] | data validate FILE\n"
     "  data filter --model DIR --in FILE --out FILE [--min-prob P] [--require all|any]\n"
+    "  locate    --model DIR --data FILE --out DIR [--method kn|amig|matrice] [--langs ...]\n"
+    "            [--facts N] [--shard K/N] (matrice locate --help for every option)\n"
+    "  merge     DIR... --out FILE [--no-timings]\n"
     "  version\n"
     "DIR: a HuggingFace model folder (config.json, *.safetensors, tokenizer.json) or a .gguf file.\n";
 
@@ -386,6 +391,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "predict")) return cmd_predict(argc - 2, argv + 2);
     if (!strcmp(cmd, "attribute")) return cmd_attribute(argc - 2, argv + 2);
     if (!strcmp(cmd, "data")) return mt_cmd_data(argc - 2, argv + 2);
+    if (!strcmp(cmd, "locate")) return mt_cmd_locate(argc - 2, argv + 2);
+    if (!strcmp(cmd, "merge")) return mt_cmd_merge(argc - 2, argv + 2);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("matrice %s\n", MATRICE_VERSION);
         return 0;

@@ -54,6 +54,7 @@ const char *mt_status_name(int code) {
     case MT_ENOMEM: return "out of memory";
     case MT_EINVAL: return "invalid argument";
     case MT_ENUMERIC: return "numerical error";
+    case MT_EINTERRUPTED: return "interrupted";
     default: return "error";
     }
 }

@@ -15,7 +15,8 @@ enum {
     MT_EUNSUPPORTED = 3, /* a valid input this program does not handle (dtype, architecture) */
     MT_ENOMEM = 4,       /* an allocation failed */
     MT_EINVAL = 5,       /* a bad argument: query without [Y], empty answer, bad option */
-    MT_ENUMERIC = 6      /* NaN or Inf met in a computation */
+    MT_ENUMERIC = 6,     /* NaN or Inf met in a computation */
+    MT_EINTERRUPTED = 7  /* stopped on request (SIGINT/SIGTERM); finished work is kept */
 };
 
 #define MT_ERR_MAX 1024
