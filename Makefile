@@ -14,7 +14,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test asan bench golden clean demo data
+.PHONY: all test asan bench golden clean demo data fuzz bad-input-table
 all: $(BUILD)/matrice $(TEST_BIN)
 
 $(BUILD)/%.o: %.c $(wildcard src/*/*.h)
@@ -31,6 +31,9 @@ $(BUILD)/matrice: $(CLI_OBJ) $(BUILD)/libmatrice.a
 $(BUILD)/tests/%: tests/unit/%.c tests/mt_test.h $(BUILD)/libmatrice.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests $< $(BUILD)/libmatrice.a -o $@ $(LDLIBS)
+
+# The fuzz regression replay includes the harness sources.
+$(BUILD)/tests/test_fuzz_regress: $(wildcard tests/fuzz/*.c tests/fuzz/*.h)
 
 # Every test: unit programs and CLI scripts; ends with one "N passed, N failed" line.
 test: all
@@ -85,3 +88,13 @@ data/rml-lama-10.jsonl: $(BUILD)/matrice $(RAW)/MANIFEST.tsv
 data/rml-lama-14.jsonl: $(BUILD)/matrice $(RAW)/MANIFEST.tsv
 	$(BUILD)/matrice data build --raw $(RAW) --langs $(LANGS14) $(DATA_OPT) --out $@
 	$(BUILD)/matrice data validate $@
+
+# libFuzzer harnesses of every parser (clang; not needed by `make test`), FUZZ_SECONDS each,
+# one after another, in build-fuzz; fails on any crash (tests/fuzz/run.sh).
+FUZZ_SECONDS ?= 60
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh
+
+# docs/BAD_INPUTS.md, generated from the bad-input cases the CLI tests run (tools/bad_input_table.sh).
+bad-input-table: $(BUILD)/matrice
+	MATRICE=$(BUILD)/matrice sh tools/bad_input_table.sh
