@@ -30,6 +30,7 @@
 int mt_cmd_data(int argc, char **argv); /* matrice data build|stats|validate|filter */
 int mt_cmd_locate(int argc, char **argv); /* matrice locate (cmd_locate.c) */
 int mt_cmd_merge(int argc, char **argv);  /* matrice merge (cmd_locate.c) */
+int mt_cli_report(int argc, char **argv); /* matrice report (cmd_report.c) */
 
 static const char *usage_text =
     "usage: matrice <command> [options]\n"
@@ -45,6 +46,7 @@ static const char *usage_text =
     "  locate    --model DIR --data FILE --out DIR [--method kn|amig|matrice] [--langs ...]\n"
     "            [--facts N] [--shard K/N] (matrice locate --help for every option)\n"
     "  merge     DIR... --out FILE [--no-timings]\n"
+    "  report    RESULTS... --out DIR   (HTML page with SVG figures)\n"
     "  version\n"
     "DIR: a HuggingFace model folder (config.json, *.safetensors, tokenizer.json) or a .gguf file.\n";
 
@@ -393,6 +395,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "data")) return mt_cmd_data(argc - 2, argv + 2);
     if (!strcmp(cmd, "locate")) return mt_cmd_locate(argc - 2, argv + 2);
     if (!strcmp(cmd, "merge")) return mt_cmd_merge(argc - 2, argv + 2);
+    if (!strcmp(cmd, "report")) return mt_cli_report(argc - 2, argv + 2);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("matrice %s\n", MATRICE_VERSION);
         return 0;
