@@ -241,12 +241,13 @@ void bert_attn_block_fwd(const bert_model *m, int l, layer_acts *a, const float 
 }
 
 /* FFN half of layer l for N rows: h, a = act(h), r2 = W2 a + b2 + x1, xout = LN2(r2). */
-void bert_ffn_block_fwd(const bert_model *m, int l, layer_acts *a, float *xout, int N) {
+void bert_ffn_block_fwd(const bert_model *m, int l, layer_acts *a, float *xout, int N, const struct mt_iv *iv, int T) {
     const mt_config *c = &m->cfg;
     const layer_weights *w = &m->layers[l];
     const int d = c->d_model, f = c->d_ff;
     mt_matmul_fwd(a->h, a->x1, w->fc1_w, w->fc1_b, N, d, f);
     mt_act_fwd(a->a, a->h, (long)N * f, c->act);
+    mt_iv_apply(iv, l, a->a, f, N, T, -1); /* intervention (mt_train.h), if any */
     mt_matmul_fwd(a->r2, a->a, w->fc2_w, w->fc2_b, N, f, d);
     for (size_t i = 0; i < (size_t)N * d; i++) a->r2[i] += a->x1[i];
     mt_layernorm_fwd(xout, a->mean2, a->rstd2, a->r2, w->ln2_w, w->ln2_b, N, d, c->ln_eps);
@@ -255,7 +256,7 @@ void bert_ffn_block_fwd(const bert_model *m, int l, layer_acts *a, float *xout, 
 void bert_layers_fwd(const bert_model *m, stack *s, int from, int B, int T) {
     for (int l = from; l < m->cfg.n_layers; l++) {
         bert_attn_block_fwd(m, l, &s->la[l], s->xs[l], B, T);
-        bert_ffn_block_fwd(m, l, &s->la[l], s->xs[l + 1], B * T);
+        bert_ffn_block_fwd(m, l, &s->la[l], s->xs[l + 1], B * T, s->iv, T);
     }
 }
 

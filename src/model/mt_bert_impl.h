@@ -28,6 +28,7 @@ typedef struct {
 typedef struct {
     float **xs;
     layer_acts *la;
+    const struct mt_iv *iv; /* intervention (mt_train.h), owned by the mt_run */
 } stack;
 
 typedef struct bert_run {
@@ -46,7 +47,8 @@ typedef struct bert_run {
 
 int bert_embed(const bert_model *m, float *x, const int32_t *ids, const int32_t *types, int B, int T, mt_err *e);
 void bert_attn_block_fwd(const bert_model *m, int l, layer_acts *a, const float *xin, int B, int T);
-void bert_ffn_block_fwd(const bert_model *m, int l, layer_acts *a, float *xout, int N);
+/* iv (may be NULL): the run's intervention, on rows at position i % T */
+void bert_ffn_block_fwd(const bert_model *m, int l, layer_acts *a, float *xout, int N, const struct mt_iv *iv, int T);
 void bert_layers_fwd(const bert_model *m, stack *s, int from, int B, int T);
 /* MLM head: logits [M][V] into r->logits; backward from r->dlogits to dx [M][d]. */
 void bert_head_fwd(const bert_model *m, bert_run *r, const float *x, int M);

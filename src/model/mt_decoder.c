@@ -466,17 +466,22 @@ void dec_rope_tables(const dec_model *m, dec_run *r, int l, int pos) {
 int dec_has_rope(const dec_model *m) { return m->inv_freq != NULL; }
 
 /* FFN from h2 [N, d] to the neuron a [N, f]; g/u keep the pre-activations for backward. */
-void dec_ffn_up(const dec_model *m, const dec_layer *w, float *g, float *u, float *a, const float *h2, int N) {
+void dec_ffn_up(const dec_model *m, const dec_run *r, int l, const dec_layer *w, float *g, float *u, float *a,
+                const float *h2, int N, int T, int p) {
     const mt_config *c = &m->cfg;
     const long nf = (long)N * c->d_ff;
     mt_matmul_fwd(u, h2, w->up_w, w->up_b, N, c->d_model, c->d_ff);
+    if (c->gated) mt_matmul_fwd(g, h2, w->gate_w, w->gate_b, N, c->d_model, c->d_ff);
+    /* interventions (mt_train.h) act where the neuron tensor is computed */
+    if (r && r->iv && r->neuron != MT_NEURON_DOWN_INPUT)
+        mt_iv_apply(r->iv, l, r->neuron == MT_NEURON_GATE ? g : u, c->d_ff, N, T, p);
     if (c->gated) {
-        mt_matmul_fwd(g, h2, w->gate_w, w->gate_b, N, c->d_model, c->d_ff);
         mt_act_fwd(a, g, nf, c->act);
         for (long i = 0; i < nf; i++) a[i] *= u[i];
     } else {
         mt_act_fwd(a, u, nf, c->act);
     }
+    if (r && r->iv && r->neuron == MT_NEURON_DOWN_INPUT) mt_iv_apply(r->iv, l, a, c->d_ff, N, T, p);
 }
 
 int dec_embed(const dec_model *m, float *x, const int32_t *ids, int B, int T, mt_err *e) {
@@ -536,7 +541,7 @@ static int full_forward(const dec_model *m, dec_run *r, const int32_t *ids, int 
         if (gem) mt_rmsnorm_fwd(r->so, r->sr, r->so, w->npa_w, N, d, c->ln_eps);
         for (size_t i = 0; i < (size_t)N * d; i++) r->smid[i] = r->sx[i] + r->so[i];
         dec_norm_fwd(m, r->sh, r->sm, r->sr, r->smid, w->n2_w, w->n2_b, N, d);
-        dec_ffn_up(m, w, r->sg, r->su, r->sa, r->sh, N);
+        dec_ffn_up(m, r, l, w, r->sg, r->su, r->sa, r->sh, N, T, -1);
         mt_matmul_fwd(r->sf, r->sa, w->down_w, w->down_b, N, f, d);
         if (gem) mt_rmsnorm_fwd(r->sf, r->sr, r->sf, w->npf_w, N, d, c->ln_eps);
         for (size_t i = 0; i < (size_t)N * d; i++) r->sx[i] = r->smid[i] + r->sf[i];
@@ -635,7 +640,7 @@ static void row_fwd(const dec_model *m, dec_run *r, int l, int M, int p, float *
     }
     for (size_t i = 0; i < (size_t)M * d; i++) a->mid[i] = a->x[i] + o[i];
     dec_norm_fwd(m, a->h2, a->n2m, a->n2r, a->mid, w->n2_w, w->n2_b, M, d);
-    dec_ffn_up(m, w, a->g, a->u, a->a, a->h2, M);
+    dec_ffn_up(m, r, l, w, a->g, a->u, a->a, a->h2, M, r->T, p);
     mt_matmul_fwd(a->f, a->a, w->down_w, w->down_b, M, f, d);
     const float *ff = a->f;
     if (gem) {

@@ -40,6 +40,7 @@ typedef struct {
     /* head and backward scratch for max_B rows */
     float *xtop, *hn, *hm, *hr, *logits, *dlogits, *dx, *dmid, *dt, *dt2, *dff, *dff2, *dq, *dk, *dv, *dctx, *pf, *pfr;
     float *cosb, *sinb; /* rope tables for one position */
+    const struct mt_iv *iv; /* intervention (mt_train.h), owned by the mt_run */
     void *arena;
     size_t bytes;
 } dec_run;
@@ -53,7 +54,9 @@ mt_attn_rule dec_attn_rule(const dec_model *m, int l);
 void dec_rope_tables(const dec_model *m, dec_run *r, int l, int pos);
 int dec_has_rope(const dec_model *m);
 /* FFN from h2 [N, d] to the neuron a [N, f]; g/u keep the pre-activations for backward. */
-void dec_ffn_up(const dec_model *m, const dec_layer *w, float *g, float *u, float *a, const float *h2, int N);
+/* r (may be NULL) supplies the intervention of layer l; rows are at position p >= 0, else i % T. */
+void dec_ffn_up(const dec_model *m, const dec_run *r, int l, const dec_layer *w, float *g, float *u, float *a,
+                const float *h2, int N, int T, int p);
 int dec_embed(const dec_model *m, float *x, const int32_t *ids, int B, int T, mt_err *e);
 /* logits [M][V] of M final hidden rows into r->logits (norm statistics in r->hm, r->hr). */
 void dec_head_fwd(const dec_model *m, dec_run *r, const float *x, int M);

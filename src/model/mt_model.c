@@ -6,18 +6,6 @@
 #include "mt_gguf.h"
 #include "mt_model_impl.h"
 
-struct mt_model {
-    mt_config cfg;
-    const mt_model_ops *ops;
-    void *impl;
-};
-
-struct mt_run {
-    const mt_model_ops *ops;
-    void *impl;
-    size_t bytes;
-};
-
 static const mt_model_ops *ops_for(const mt_config *c) {
     return c->causal ? &mt_decoder_ops : &mt_bert_ops;
 }
@@ -83,6 +71,7 @@ int mt_run_new(const mt_model *m, int max_T, int max_B, mt_run **out, mt_err *e)
 void mt_run_free(mt_run *r) {
     if (!r) return;
     r->ops->run_free(r->impl);
+    mt_iv_free(r->iv);
     free(r);
 }
 
@@ -105,6 +94,7 @@ int mt_forward_batch_acts(const mt_model *m, mt_run *r, const int32_t *ids, cons
 
 int mt_patch_grad(const mt_model *m, mt_run *r, int layer, int pos, const float *Z, int M, int32_t target,
                   int logprob, float *F, float *dZ, mt_err *e) {
+    if (r->iv) return mt_fail(e, MT_EINVAL, "patched pass: clear the run's intervention first");
     return m->ops->patch_grad(m->impl, r->impl, layer, pos, Z, M, target, logprob, F, dZ, e);
 }
 

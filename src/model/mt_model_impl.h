@@ -23,4 +23,23 @@ typedef struct mt_model_ops {
 
 extern const mt_model_ops mt_bert_ops, mt_decoder_ops;
 
+struct mt_iv; /* a compiled intervention (mt_train_impl.h) */
+void mt_iv_free(struct mt_iv *iv);
+/* Multiplies the units of `layer` in x [N][f] by their factors on the rows at the listed
+ * positions; row i is at position p when p >= 0, else i % T. iv may be NULL. */
+void mt_iv_apply(const struct mt_iv *iv, int layer, float *x, int f, int N, int T, int p);
+
+struct mt_model {
+    mt_config cfg;
+    const mt_model_ops *ops;
+    void *impl;
+};
+
+struct mt_run {
+    const mt_model_ops *ops;
+    void *impl;
+    size_t bytes;
+    struct mt_iv *iv; /* owned; NULL: none */
+};
+
 #endif

@@ -1,0 +1,51 @@
+/* Internal: what each model family provides for mt_train.h (mt_decoder_train.c,
+ * mt_bert_train.c); mt_train.c holds the family-independent parts. */
+#ifndef MT_TRAIN_IMPL_H
+#define MT_TRAIN_IMPL_H
+
+#include "mt_model_impl.h"
+#include "mt_train.h"
+
+/* A compiled intervention: units grouped by layer, positions as given (negative: from the end). */
+struct mt_iv {
+    int n_layers, n_pos;
+    int *off; /* [n_layers + 1]: layer l's units are unit[off[l] .. off[l + 1]) */
+    int *unit;
+    float *factor;
+    int *pos;
+};
+
+typedef struct mt_train_ops {
+    void (*set_iv)(void *run, const struct mt_iv *iv);
+    void (*ffn_view)(void *impl, int layer, mt_ffn_view *v);
+    const float *(*out_emb)(const void *impl);
+    int (*rows_grad)(const void *impl, void *run, const mt_fact *f, const mt_neuron_id *sel, int n, int flags,
+                     float *grads, double *loss, mt_err *e);
+    /* writes model.safetensors (and config.json for GGUF sources) into dir */
+    int (*save)(const void *impl, const char *src, const char *dir, mt_err *e);
+} mt_train_ops;
+
+extern const mt_train_ops mt_decoder_train_ops, mt_bert_train_ops;
+
+/* Gradient of the weight rows of the selected units of one layer, accumulated into grads
+ * (layout of mt_ffn_rows_size) for every k with sel[k].layer == l: first-matrix row i gets
+ * sum_t dpre[t][i] * x[t] (dgate / dup: gradients at the pre-activations, gate may be NULL),
+ * the value vector sum_t dout[t] * a[t][i]. T rows of d (x, dout) and f (dgate, dup, a). */
+void mt_rows_accumulate(const mt_ffn_view *v, int l, const mt_neuron_id *sel, int n,
+                        int flags, int T, const float *x, const float *dgate, const float *dup, const float *a,
+                        const float *dout, float *grads);
+
+/* Writes tensors as one F32 safetensors file: names[i] with shape rows[i] x cols[i] (cols 0:
+ * a vector), data[i]. */
+typedef struct mt_st_out {
+    int n, cap;
+    char **names;
+    long *rows, *cols;
+    float **data; /* owned when own[i] */
+    int *own;
+} mt_st_out;
+int mt_st_out_add(mt_st_out *o, const char *name, long rows, long cols, const float *data, int copy, mt_err *e);
+int mt_st_out_write(const mt_st_out *o, const char *path, mt_err *e);
+void mt_st_out_free(mt_st_out *o);
+
+#endif

@@ -1,0 +1,262 @@
+/* Interventions, FFN weight access, weight gradients of selected neurons and saving
+ * (mt_train.h), on every golden model:
+ * - factor 1 changes nothing; factor 0 on a whole layer at the answer position equals the
+ *   patched pass at Z = 0 (mt_patch_grad's F); mt_forward_batch_acts sees the intervention;
+ * - the loss of mt_ffn_rows_grad equals -sum log P from mt_forward + mt_head_logits;
+ * - its gradients match central finite differences on the largest components;
+ * - snapshot/restore and rows get/set round trips are exact; a value edit, saved and reloaded,
+ *   gives exactly the edited model's logits. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mt_kernels.h"
+#include "mt_model.h"
+#include "mt_test.h"
+#include "mt_train.h"
+
+#define GOLD "tests/golden"
+#define TP 7 /* prompt / query tokens */
+#define NA 2 /* answer tokens */
+
+typedef struct {
+    int32_t ids[TP + NA], ans[NA];
+    int pos[NA], T; /* T: sequence the probes run (prompt + answer - 1 for causal) */
+    mt_fact fact;
+} probe;
+
+static void make_probe(const mt_config *c, probe *p) {
+    const int V = c->vocab_size;
+    for (int i = 0; i < TP + NA; i++) p->ids[i] = (int32_t)((37 * i + 11) % (V - 10) + 5);
+    p->ans[0] = (int32_t)(V / 3), p->ans[1] = (int32_t)(V / 2 + 1);
+    memset(&p->fact, 0, sizeof p->fact);
+    p->fact.ids = p->ids, p->fact.T = TP, p->fact.answer_ids = p->ans, p->fact.n_answer = NA;
+    if (c->causal) {
+        p->ids[TP] = p->ans[0];
+        p->T = TP + NA - 1;
+    } else {
+        p->pos[0] = 3, p->pos[1] = 4;
+        p->fact.answer_pos = p->pos, p->fact.mask_id = 4;
+        p->T = TP;
+    }
+}
+
+/* Logits at pos of ids[0..T) into out. */
+static int logits_at(const mt_model *m, mt_run *r, const int32_t *ids, int T, int pos, float *out) {
+    mt_err e;
+    int rc = mt_forward(m, r, ids, NULL, T, &e);
+    if (!rc) rc = mt_head_logits(m, r, pos, out, &e);
+    CHECK(rc == MT_OK, "forward: %s", rc ? e.msg : "");
+    return rc;
+}
+
+/* -sum_t log P(y_t) the way mt_answer_scores computes it. */
+static double ref_loss(const mt_model *m, mt_run *r, const probe *p) {
+    const mt_config *c = mt_model_config(m);
+    float *lg = malloc(sizeof(float) * c->vocab_size), *pr = malloc(sizeof(float) * c->vocab_size);
+    double l = 0;
+    for (int t = 0; t < NA; t++) {
+        int32_t ids[TP + NA];
+        memcpy(ids, p->ids, sizeof ids);
+        int T = TP + t, pos = T - 1;
+        if (!c->causal) {
+            for (int s = 0; s < NA; s++) ids[p->pos[s]] = s == t ? 4 : p->ans[s];
+            T = TP, pos = p->pos[t];
+        }
+        if (logits_at(m, r, ids, T, pos, lg)) break;
+        double lse = mt_softmax(pr, lg, c->vocab_size);
+        l += lse - lg[p->ans[t]];
+    }
+    free(lg);
+    free(pr);
+    return l;
+}
+
+static void check_interventions(const char *name, const mt_model *m, mt_run *r, const probe *p) {
+    const mt_config *c = mt_model_config(m);
+    const int V = c->vocab_size, f = c->d_ff, L = c->n_layers;
+    const int pos = c->causal ? p->T - 1 : p->pos[0];
+    float *base = malloc(sizeof(float) * V), *got = malloc(sizeof(float) * V), *pr = malloc(sizeof(float) * V);
+    mt_iv_unit *u = malloc(sizeof(mt_iv_unit) * f);
+    float *Z = calloc(f, sizeof(float)), *dZ = malloc(sizeof(float) * f);
+    mt_err e;
+    logits_at(m, r, p->ids, p->T, pos, base);
+    /* factor 1 everywhere in layer 1: bit-identical */
+    for (int i = 0; i < f; i++) u[i] = (mt_iv_unit){1 % L, i, 1.0f};
+    mt_intervention iv = {u, f, NULL, 0};
+    CHECK(!mt_run_set_intervention(m, r, &iv, &e), "%s: set: %s", name, e.msg);
+    logits_at(m, r, p->ids, p->T, pos, got);
+    CHECK(!memcmp(base, got, sizeof(float) * V), "%s: factor 1 changed the logits", name);
+    /* factor 0 on a whole layer at the answer position = patch with Z = 0 */
+    const mt_neuron kinds[] = {MT_NEURON_DOWN_INPUT, c->gated ? MT_NEURON_GATE : MT_NEURON_PRE_ACT};
+    for (int kk = 0; kk < (c->causal ? 2 : 1); kk++) {
+        CHECK(!mt_run_set_neuron(m, r, kinds[kk], &e), "%s: neuron: %s", name, e.msg);
+        for (int l = 0; l < L; l++) {
+            for (int i = 0; i < f; i++) u[i] = (mt_iv_unit){l, i, 0.0f};
+            int where = c->causal ? -1 : pos;
+            mt_intervention z = {u, f, &where, 1};
+            CHECK(!mt_run_set_intervention(m, r, &z, &e), "%s: set: %s", name, e.msg);
+            logits_at(m, r, p->ids, p->T, pos, got);
+            mt_softmax(pr, got, V);
+            CHECK(mt_patch_grad(m, r, l, pos, Z, 1, p->ans[0], 0, NULL, dZ, &e) == MT_EINVAL,
+                  "%s: patch_grad ran with an intervention", name);
+            mt_run_set_intervention(m, r, NULL, &e);
+            float F = -1;
+            logits_at(m, r, p->ids, p->T, pos, base);
+            int rc = mt_patch_grad(m, r, l, pos, Z, 1, p->ans[0], 0, &F, dZ, &e);
+            CHECK(!rc, "%s: patch: %s", name, rc ? e.msg : "");
+            double ref = F, rel = fabs(pr[p->ans[0]] - ref) / fmax(fabs(ref), 1e-6);
+            CHECK(rel < 1e-4, "%s (%s) layer %d: x0 gives P = %.8g, patch Z=0 gives %.8g", name,
+                  mt_neuron_name(kinds[kk]), l, pr[p->ans[0]], ref);
+        }
+    }
+    mt_run_set_neuron(m, r, MT_NEURON_DOWN_INPUT, &e);
+    /* batch acts see it: x2 on unit 5 of layer 0 at pos (nothing below changes) */
+    float *a0 = malloc(sizeof(float) * L * f), *a1 = malloc(sizeof(float) * L * f);
+    mt_forward_batch_acts(m, r, p->ids, NULL, 1, p->T, pos, a0, &e);
+    mt_iv_unit two = {0, 5, 2.0f};
+    int where = pos;
+    mt_intervention x2 = {&two, 1, &where, 1};
+    mt_run_set_intervention(m, r, &x2, &e);
+    CHECK(!mt_forward_batch_acts(m, r, p->ids, NULL, 1, p->T, pos, a1, &e), "%s: batch: %s", name, e.msg);
+    CHECK(a1[5] == 2 * a0[5] && a1[6] == a0[6], "%s: batch acts x2: %g vs %g", name, a1[5], a0[5]);
+    mt_run_set_intervention(m, r, NULL, &e);
+    free(a0), free(a1), free(base), free(got), free(pr), free(u), free(Z), free(dZ);
+}
+
+/* Central differences on the largest components of each selected neuron's gradient. */
+static void check_grads(const char *name, mt_model *m, mt_run *r, const probe *p) {
+    const mt_config *c = mt_model_config(m);
+    const int L = c->n_layers;
+    mt_neuron_id sel[3] = {{L - 1, 3}, {L > 2 ? 1 : 0, 17}, {0, 7}};
+    const int n = 3, flags = MT_ROWS_VALUE;
+    const long S = mt_ffn_rows_size(m, flags);
+    float *g = malloc(sizeof(float) * n * S), *w = malloc(sizeof(float) * n * S), *w0 = malloc(sizeof(float) * n * S);
+    mt_err e;
+    double loss = 0;
+    int rc = mt_ffn_rows_grad(m, r, &p->fact, sel, n, flags, g, &loss, &e);
+    CHECK(!rc, "%s: rows_grad: %s", name, rc ? e.msg : "");
+    if (rc) goto out;
+    double ref = ref_loss(m, r, p);
+    CHECK(fabs(loss - ref) < 1e-5 * fmax(1, fabs(ref)), "%s: loss %.9g vs forward %.9g", name, loss, ref);
+    double l2 = 0;
+    CHECK(!mt_ffn_rows_grad(m, r, &p->fact, sel, n, flags, NULL, &l2, &e) && l2 == loss, "%s: loss-only pass", name);
+    mt_ffn_rows_get(m, sel, n, flags, w0, &e);
+    double worst = 0;
+    for (int k = 0; k < n; k++) {
+        const float *gk = g + k * S;
+        double gmax = 0;
+        for (long i = 0; i < S; i++) gmax = fmax(gmax, fabs(gk[i]));
+        CHECK(gmax > 0, "%s: neuron %d has a zero gradient", name, k);
+        int picked[6], np = 0; /* the 6 largest components */
+        for (int t = 0; t < 6; t++) {
+            long best = -1;
+            for (long i = 0; i < S; i++) {
+                int dup = 0;
+                for (int q = 0; q < np; q++) dup |= picked[q] == i;
+                if (!dup && (best < 0 || fabs(gk[i]) > fabs(gk[best]))) best = i;
+            }
+            picked[np++] = (int)best;
+        }
+        for (int t = 0; t < np; t++) {
+            const long i = (long)k * S + picked[t];
+            const float eps = 1e-2f * fmaxf(1.0f, fabsf(w0[i]));
+            double lp = 0, lm = 0;
+            memcpy(w, w0, sizeof(float) * n * S);
+            w[i] = w0[i] + eps;
+            mt_ffn_rows_set(m, sel, n, flags, w, &e);
+            mt_ffn_rows_grad(m, r, &p->fact, sel, n, flags, NULL, &lp, &e);
+            w[i] = w0[i] - eps;
+            mt_ffn_rows_set(m, sel, n, flags, w, &e);
+            mt_ffn_rows_grad(m, r, &p->fact, sel, n, flags, NULL, &lm, &e);
+            const double fd = (lp - lm) / ((double)(w0[i] + eps) - (double)(w0[i] - eps));
+            const double err = fabs(fd - g[i]) / gmax;
+            if (err > worst) worst = err;
+            CHECK(err < 2e-2, "%s: neuron (%d,%d) component %d: grad %.6g vs finite difference %.6g", name,
+                  sel[k].layer, sel[k].unit, picked[t], g[i], fd);
+        }
+    }
+    mt_ffn_rows_set(m, sel, n, flags, w0, &e);
+    printf("%s: loss %.6f, worst finite-difference error %.2e of the largest component\n", name, loss, worst);
+out:
+    free(g), free(w), free(w0);
+}
+
+/* Snapshot + edit + save + reload. */
+static void check_edit_save(const char *dir, const char *name, mt_model *m, mt_run *r, const probe *p) {
+    const mt_config *c = mt_model_config(m);
+    const int V = c->vocab_size, d = c->d_model, pos = c->causal ? p->T - 1 : p->pos[0];
+    float *base = malloc(sizeof(float) * V), *ed = malloc(sizeof(float) * V), *got = malloc(sizeof(float) * V);
+    mt_err e;
+    logits_at(m, r, p->ids, p->T, pos, base);
+    mt_neuron_id sel[2] = {{c->n_layers - 1, 9}, {0, 2}};
+    mt_ffn_snapshot *snap = NULL;
+    CHECK(!mt_ffn_snapshot_take(m, sel, 2, &snap, &e), "%s: snapshot: %s", name, e.msg);
+    const float *E;
+    int vocab, dd;
+    CHECK(!mt_model_out_embedding(m, &E, &vocab, &dd, &e) && vocab == V && dd == d, "%s: out embedding", name);
+    mt_ffn_view v;
+    CHECK(!mt_model_ffn_view(m, sel[0].layer, &v, &e) && v.d_ff == c->d_ff, "%s: view", name);
+    double n0 = 0, n1 = 0;
+    for (int j = 0; j < d; j++) n0 += (double)v.down[j * v.down_stride + 9] * v.down[j * v.down_stride + 9];
+    CHECK(!mt_ffn_edit_value(m, sel[0].layer, 9, E + (size_t)p->ans[0] * d, E + (size_t)p->ans[1] * d, 1, 8, &e),
+          "%s: edit: %s", name, e.msg);
+    for (int j = 0; j < d; j++) n1 += (double)v.down[j * v.down_stride + 9] * v.down[j * v.down_stride + 9];
+    CHECK(n1 != n0, "%s: the edit changed nothing", name);
+    mt_ffn_view v0;
+    mt_model_ffn_view(m, 0, &v0, &e);
+    v0.up[2 * d + 1] += 0.25f; /* layer 0 unit 2's first-matrix row (in the snapshot) */
+    logits_at(m, r, p->ids, p->T, pos, ed);
+    CHECK(memcmp(base, ed, sizeof(float) * V), "%s: edited logits unchanged", name);
+    /* save and reload the edited model */
+    char out[512];
+    snprintf(out, sizeof out, "/tmp/mt_test_train_%d_%s", (int)getpid(), name);
+    for (char *q = out + 5; *q; q++)
+        if (*q == '/') *q = '_';
+    int rc = mt_model_save(m, dir, out, &e);
+    CHECK(!rc, "%s: save: %s", name, rc ? e.msg : "");
+    CHECK(mt_model_save(m, dir, out, &e) != MT_OK, "%s: save over an existing folder", name);
+    mt_model *m2 = NULL;
+    mt_run *r2 = NULL;
+    if (!rc && !(rc = mt_model_load(out, &m2, &e)) && !(rc = mt_run_new(m2, TP + NA, 1, &r2, &e))) {
+        logits_at(m2, r2, p->ids, p->T, pos, got);
+        CHECK(!memcmp(got, ed, sizeof(float) * V), "%s: reloaded logits differ from the edited model's", name);
+    }
+    CHECK(!rc, "%s: reload: %s", name, rc ? e.msg : "");
+    mt_run_free(r2);
+    mt_model_free(m2);
+    mt_test_rm_rf(out);
+    /* undo */
+    mt_ffn_snapshot_restore(m, snap);
+    mt_ffn_snapshot_free(snap);
+    logits_at(m, r, p->ids, p->T, pos, got);
+    CHECK(!memcmp(got, base, sizeof(float) * V), "%s: restore did not give back the original logits", name);
+    free(base), free(ed), free(got);
+}
+
+int main(void) {
+    const char *models[] = {"models/bert", "models/xlmr", "causal/llama", "causal/qwen2", "causal/gemma3",
+                            "causal/bloom", "causal/gpt2", "causal/gemma3/model.gguf"};
+    for (size_t i = 0; i < sizeof models / sizeof *models; i++) {
+        char dir[256];
+        snprintf(dir, sizeof dir, GOLD "/%s", models[i]);
+        mt_model *m = NULL;
+        mt_run *r = NULL;
+        mt_err e;
+        int rc = mt_model_load(dir, &m, &e);
+        if (!rc) rc = mt_run_new(m, TP + NA, 1, &r, &e);
+        CHECK(rc == MT_OK, "load %s: %s", dir, rc ? e.msg : "");
+        if (!rc) {
+            probe p;
+            make_probe(mt_model_config(m), &p);
+            check_interventions(models[i], m, r, &p);
+            check_grads(models[i], m, r, &p);
+            if (!mt_model_is_gguf(dir)) check_edit_save(dir, models[i], m, r, &p);
+        }
+        mt_run_free(r);
+        mt_model_free(m);
+    }
+    return mt_test_report();
+}
