@@ -21,6 +21,10 @@
  *                    of the head alone (also with the rows of all layers stacked), to split the
  *                    time into head / layer GEMMs / the rest
  *   --bos            causal models: begin the query with the model's BOS token
+ *   --group N        target layers per patched pass (mt_ig_opts.layer_group): 0 = automatic
+ *                    (default), 1 = one layer at a time (the unoptimized path)
+ *   --check-old      also run the unoptimized path (layer_group 1) once and report its time and
+ *                    the largest score difference relative to the largest score
  *   --peak           time cblas_sgemm N x N x N instead (the machine's GEMM peak), no model */
 #include <cblas.h>
 #include <stdio.h>
@@ -182,12 +186,14 @@ static void usage(void) {
 
 int main(int argc, char **argv) {
     const char *scores_path = NULL, *pos[8] = {0};
-    int npos = 0, breakdown = 0, want_bos = 0;
+    int npos = 0, breakdown = 0, want_bos = 0, group = 0, check_old = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--peak")) return peak_main(argc - i - 1, argv + i + 1);
         if (!strcmp(argv[i], "--scores") && i + 1 < argc) scores_path = argv[++i];
         else if (!strcmp(argv[i], "--breakdown")) breakdown = 1;
         else if (!strcmp(argv[i], "--bos")) want_bos = 1;
+        else if (!strcmp(argv[i], "--group") && i + 1 < argc) group = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--check-old")) check_old = 1;
         else if (argv[i][0] == '-' && argv[i][1]) usage();
         else if (npos < 8) pos[npos++] = argv[i];
         else usage();
@@ -232,6 +238,7 @@ int main(int argc, char **argv) {
     mt_ig_opts_default(&o);
     o.steps = steps;
     o.baseline = strcmp(method, "amig") ? MT_BASELINE_ZERO : MT_BASELINE_AMIG;
+    o.layer_group = group;
 
     double *secs = malloc(sizeof(double) * repeats), best = 1e30, sum = 0;
     mt_ig_result res = {0};
@@ -256,6 +263,26 @@ int main(int argc, char **argv) {
         double fl = 2.0 * T * L * tok;                                                /* unpatched forward */
         for (int l = 0; l < L; l++) fl += 2.0 * M * 2.0 * ((double)d * f + (L - 1 - l) * tok + (double)d * V);
         gflop_model = fl / 1e9;
+    }
+
+    /* The unoptimized path (one target layer per patched pass) on the same query. */
+    double old_s = -1, old_rel = -1;
+    if (check_old) {
+        mt_ig_opts o1 = o;
+        o1.layer_group = 1;
+        mt_ig_result r1 = {0};
+        if (mt_ig_attribute(m, &q, &o1, &r1, &e)) die("mt_ig_attribute (layer_group 1)", &e);
+        old_s = r1.seconds;
+        double md = 0, mx = 1e-30;
+        for (size_t i = 0; i < (size_t)L * f; i++) {
+            double dd = res.scores[i] - r1.scores[i], a = r1.scores[i] < 0 ? -r1.scores[i] : r1.scores[i];
+            if (dd < 0) dd = -dd;
+            if (!(dd <= md)) md = dd;
+            if (a > mx) mx = a;
+        }
+        old_rel = md / mx;
+        fprintf(stderr, "bench_ig: unoptimized path: %.3f s, scores differ by %.3g of the largest\n", old_s, old_rel);
+        mt_ig_result_free(&r1);
     }
 
     /* Sanity: completeness per layer (score sum vs F(a) - F(b)), largest score. */
@@ -294,9 +321,10 @@ int main(int argc, char **argv) {
     for (int i = 0; i < repeats; i++) printf("%s%.4f", i ? ", " : "", secs[i]);
     printf("], \"seconds_best\": %.4f, \"seconds_mean\": %.4f, \"gflop\": %.3f, \"gflop_model\": %.3f, \"gflops_best\": %.2f, "
            "\"gflops_mean\": %.2f, \"peak_rss_mb\": %.1f, \"run_arena_mb\": %.1f, \"load_seconds\": %.3f, "
-           "\"max_abs_score\": %.6g, \"completeness_max_rel_err\": %.3g",
+           "\"max_abs_score\": %.6g, \"completeness_max_rel_err\": %.3g, \"layer_group\": %d, \"old_path_seconds\": %.4f, "
+           "\"old_path_max_rel_diff\": %.3g",
            best, mean, gflop, gflop_model, gflop / best, gflop / mean, peak_rss_mb(), arena / 1048576.0, load_s, max_score,
-           worst_compl);
+           worst_compl, res.groups, old_s, old_rel);
 
     if (breakdown) {
         /* The same work as one kn prompt, piece by piece through the public model API. */

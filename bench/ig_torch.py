@@ -117,7 +117,7 @@ def attribute(model, ids, mask_pos, target, m, dtype, layers=None):
     scores = []
     t_fwd = t_bwd = 0.0
     for l in range(L) if layers is None else layers:
-        module = model.bert.encoder.layer[l].intermediate
+        module = model.base_model.encoder.layer[l].intermediate  # .bert or .roberta
         # 1. unpatched forward, grabbing the activation at the mask (get_baseline_with_activations)
         grabbed = {}
 
@@ -174,16 +174,16 @@ def main():
 
     torch.set_num_threads(a.threads)
     dtype = torch.float64 if a.float64 else torch.float32
-    from transformers import AutoConfig, AutoModelForCausalLM, BertForMaskedLM
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM
 
     t0 = time.perf_counter()
     kw = {"gguf_file": a.gguf} if a.gguf else {}
     cfg = AutoConfig.from_pretrained(a.model, **kw)
-    causal = cfg.model_type != "bert"
+    causal = cfg.model_type not in ("bert", "xlm-roberta")
     if causal:
         model = AutoModelForCausalLM.from_pretrained(a.model, dtype=dtype, **kw).eval()
     else:
-        model = BertForMaskedLM.from_pretrained(a.model, dtype=dtype).eval()  # eval: no dropout
+        model = AutoModelForMaskedLM.from_pretrained(a.model, dtype=dtype).eval()  # eval: no dropout
     load_s = time.perf_counter() - t0
 
     if a.ids:

@@ -3,6 +3,8 @@
 
 mbert (default): BertForMaskedLM of bert-base-multilingual-cased shape: hidden 768, 12 layers,
   12 heads, intermediate 3072, vocab 119547, 512 positions, exact (erf) GELU.
+xlmr: XLMRobertaForMaskedLM of xlm-roberta-base shape: hidden 768, 12 layers, 12 heads,
+  intermediate 3072, vocab 250002 (the MLM head dominates), 514 positions, padding id 1.
 qwen2: Qwen2ForCausalLM of Qwen2-0.5B shape: hidden 896, 24 layers, 14 heads, 2 KV heads,
   intermediate 4864 (SwiGLU), vocab 151936, tied embeddings, rope_theta 1e6, RMSNorm eps 1e-6,
   q/k/v biases. transformers initializes biases to zero; they are drawn here (normal, std 0.02)
@@ -10,11 +12,11 @@ qwen2: Qwen2ForCausalLM of Qwen2-0.5B shape: hidden 896, 24 layers, 14 heads, 2 
 
 Weights come from transformers' own initializer (seeded), so two builds are identical. Saved with
 save_pretrained as safetensors F32 into the folder given (default cache/bench/mbert-base or
-cache/bench/qwen2-0.5b, which git ignores). Does nothing if the folder already holds config.json
+cache/bench/xlmr-base or cache/bench/qwen2-0.5b, which git ignores). Does nothing if the folder already holds config.json
 and model.safetensors (or a sharded index).
 
-Usage: python3 bench/make_model.py [DIR] [--arch mbert|qwen2] [--seed N] [--force]
-       (--arch defaults to qwen2 when DIR's name contains "qwen", else mbert)
+Usage: python3 bench/make_model.py [DIR] [--arch mbert|xlmr|qwen2] [--seed N] [--force]
+       (--arch defaults to qwen2 when DIR's name contains "qwen", xlmr for "xlm", else mbert)
 """
 import argparse
 import os
@@ -22,7 +24,8 @@ import sys
 import time
 
 BENCH_DIR = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cache", "bench"))
-DEFAULT_DIRS = {"mbert": os.path.join(BENCH_DIR, "mbert-base"), "qwen2": os.path.join(BENCH_DIR, "qwen2-0.5b")}
+DEFAULT_DIRS = {"mbert": os.path.join(BENCH_DIR, "mbert-base"), "xlmr": os.path.join(BENCH_DIR, "xlmr-base"),
+                "qwen2": os.path.join(BENCH_DIR, "qwen2-0.5b")}
 
 
 def build_mbert():
@@ -35,6 +38,18 @@ def build_mbert():
         type_vocab_size=2, layer_norm_eps=1e-12, pad_token_id=0, initializer_range=0.02,
     )
     return BertForMaskedLM(cfg).to(torch.float32).eval()
+
+
+def build_xlmr():
+    import torch
+    from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM
+
+    cfg = XLMRobertaConfig(
+        vocab_size=250002, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+        intermediate_size=3072, hidden_act="gelu", max_position_embeddings=514, type_vocab_size=1,
+        layer_norm_eps=1e-5, pad_token_id=1, bos_token_id=0, eos_token_id=2, initializer_range=0.02,
+    )
+    return XLMRobertaForMaskedLM(cfg).to(torch.float32).eval()
 
 
 def build_qwen2():
@@ -69,7 +84,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--force", action="store_true", help="rebuild even if the folder exists")
     a = ap.parse_args()
-    arch = a.arch or ("qwen2" if a.dir and "qwen" in os.path.basename(os.path.normpath(a.dir)).lower() else "mbert")
+    base = os.path.basename(os.path.normpath(a.dir)).lower() if a.dir else ""
+    arch = a.arch or ("qwen2" if "qwen" in base else "xlmr" if "xlm" in base else "mbert")
     d = a.dir or DEFAULT_DIRS[arch]
     if not a.force and complete(d):
         print(f"make_model: {d} exists, skipping")
@@ -79,7 +95,7 @@ def main():
 
     t0 = time.time()
     torch.manual_seed(a.seed)
-    model = {"mbert": build_mbert, "qwen2": build_qwen2}[arch]()
+    model = {"mbert": build_mbert, "xlmr": build_xlmr, "qwen2": build_qwen2}[arch]()
     os.makedirs(d, exist_ok=True)
     # One file (no sharding), F32.
     model.save_pretrained(d, safe_serialization=True, max_shard_size="100GB")

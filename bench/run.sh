@@ -3,8 +3,9 @@
 # matrice (C) and PyTorch side by side on this CPU, for each benchmark model, plus the machine's
 # sgemm peak. Prints one table; raw JSON lines stay in $OUTDIR/<model>/.
 #
-# Models (BENCH_MODELS, default "mbert qwen2 gemma3"):
+# Models (BENCH_MODELS, default "mbert xlmr qwen2 gemma3"):
 #   mbert   random-weight BertForMaskedLM of mBERT-base shape (bench/make_model.py), answer at [MASK]
+#   xlmr    random-weight XLMRobertaForMaskedLM of XLM-R-base shape (vocab 250k), answer at [MASK]
 #   qwen2   random-weight Qwen2ForCausalLM of Qwen2-0.5B shape (bench/make_model.py), answer at
 #           the last token; the neuron is the input of mlp.down_proj
 #   gemma3  the real Gemma 3 270M (Q4_K_M GGUF, dequantized), C only unless BENCH_GEMMA_TORCH=1
@@ -12,7 +13,7 @@
 #
 # Environment:
 #   BENCH_MODELS   the models above to run, in order
-#   BENCH_MBERT_DIR (or BENCH_MODEL) / BENCH_QWEN2_DIR / BENCH_GEMMA3_GGUF   where they are (under cache/)
+#   BENCH_MBERT_DIR (or BENCH_MODEL) / BENCH_XLMR_DIR / BENCH_QWEN2_DIR / BENCH_GEMMA3_GGUF   where they are (under cache/)
 #   BENCH_STEPS    m (20)          BENCH_TOKENS  query length (12)
 #   BENCH_REPEATS  C repeats, mbert (3)      BENCH_TORCH_REPEATS  PyTorch repeats, mbert (2)
 #   BENCH_BIG_REPEATS  C and PyTorch repeats for qwen2 and gemma3 (1)
@@ -20,11 +21,14 @@
 #                  machines, Haswell on AVX2 ones; "none" skips the row)
 #   BENCH_DEFAULT_ROW=0  skip the (slow) C row with OpenBLAS's detected core for qwen2 and gemma3
 #   BENCH_F64=1    also run PyTorch in float64 (reference for the score differences; slow)
+#   BENCH_CHECK_OLD=0  skip the unoptimized path (one target layer per patched pass), which the
+#                  forced-core C row (else the default one) runs once for its time and score difference
+#   BENCH_GROUP    target layers per patched pass for the C rows (0: automatic)
 #   BENCH_PERF=1   also profile one C prompt per model with perf and print the top symbols
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-MODELS=${BENCH_MODELS:-mbert qwen2 gemma3}
+MODELS=${BENCH_MODELS:-mbert xlmr qwen2 gemma3}
 STEPS=${BENCH_STEPS:-20}
 TOKENS=${BENCH_TOKENS:-12}
 REPEATS=${BENCH_REPEATS:-3}
@@ -69,15 +73,19 @@ bench_one() {
     echo "######## $name: $model"
     # The time breakdown runs on one row only: the forced core's when there is one.
     bd_default=--breakdown; [ "$BENCH_CORETYPE" != none ] && bd_default=
+    # The unoptimized path runs once, on the same row as the breakdown.
+    old_forced=; [ "${BENCH_CHECK_OLD:-1}" != 0 ] && old_forced=--check-old
+    old_default=$old_forced; [ "$BENCH_CORETYPE" != none ] && old_default=
+    grp="--group ${BENCH_GROUP:-0}"
     : >"$od/c.json"
     if [ "$name" = mbert ] || [ "${BENCH_DEFAULT_ROW:-1}" != 0 ] || [ "$BENCH_CORETYPE" = none ]; then
         echo "== matrice (C), OpenBLAS as detected"
-        "$BIN" "$@" $bd_default --scores "$od/scores_c.npy" "$model" "$STEPS" "$TOKENS" "$crep" kn | tee "$od/c.json"
+        "$BIN" "$@" $grp $bd_default $old_default --scores "$od/scores_c.npy" "$model" "$STEPS" "$TOKENS" "$crep" kn | tee "$od/c.json"
     fi
     : >"$od/c_forced.json"
     if [ "$BENCH_CORETYPE" != none ]; then
         echo "== matrice (C), OPENBLAS_CORETYPE=$BENCH_CORETYPE"
-        OPENBLAS_CORETYPE=$BENCH_CORETYPE "$BIN" "$@" --breakdown --scores "$od/scores_c_forced.npy" \
+        OPENBLAS_CORETYPE=$BENCH_CORETYPE "$BIN" "$@" $grp --breakdown $old_forced --scores "$od/scores_c_forced.npy" \
             "$model" "$STEPS" "$TOKENS" "$crep" kn | tee "$od/c_forced.json"
     fi
     cj=$od/c.json; [ -s "$cj" ] || cj=$od/c_forced.json
@@ -122,6 +130,11 @@ for name in $MODELS; do
         echo "== model: $name"
         $PY bench/make_model.py "$dir" --arch mbert
         bench_one mbert "$dir" "$REPEATS" "$TREPEATS" ;;
+    xlmr)
+        dir=${BENCH_XLMR_DIR:-cache/bench/xlmr-base}
+        echo "== model: $name"
+        $PY bench/make_model.py "$dir" --arch xlmr
+        bench_one xlmr "$dir" "$BIGREPEATS" "$BIGREPEATS" ;;
     qwen2)
         dir=${BENCH_QWEN2_DIR:-cache/bench/qwen2-0.5b}
         echo "== model: $name"
@@ -135,7 +148,7 @@ for name in $MODELS; do
         fi
         trep=0; [ "${BENCH_GEMMA_TORCH:-0}" = 1 ] && trep=$BIGREPEATS
         bench_one gemma3 "$gguf" "$BIGREPEATS" "$trep" --bos ;;
-    *) echo "bench: unknown model '$name' (mbert, qwen2, gemma3)" >&2; exit 2 ;;
+    *) echo "bench: unknown model '$name' (mbert, xlmr, qwen2, gemma3)" >&2; exit 2 ;;
     esac
     ran="$ran $name"
 done

@@ -25,6 +25,13 @@ void mt_ig_result_free(mt_ig_result *r) {
     memset(r, 0, sizeof *r);
 }
 
+/* Index of the first non-finite value of x[n], or -1. */
+static long first_nonfinite(const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return (long)i;
+    return -1;
+}
+
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -167,6 +174,46 @@ done:
     return rc;
 }
 
+/* Bytes of activations the batched path may hold (taller products gain little beyond it). */
+#define MT_IG_GROUP_BYTES ((size_t)1 << 30)
+#define MT_IG_GROUP_ROWS 512
+
+/* A run for patched passes of G target layers of M rows each. want: 1 = one layer at a time,
+ * > 1 = at most that many, 0 = as many as MT_IG_GROUP_BYTES and MT_IG_GROUP_ROWS allow (run
+ * size is about linear in its rows). Falls back to smaller groups when memory is short. */
+static int group_run(const mt_model *m, int TM, int M, int nlayers, int want, mt_run **r, int *G, mt_err *e) {
+    int rc = mt_run_new(m, TM, M, r, e);
+    if (rc) return rc;
+    int g = want > 0 ? want : (int)(MT_IG_GROUP_BYTES / (mt_run_bytes(*r) + 1));
+    if (want <= 0 && g > MT_IG_GROUP_ROWS / M) g = MT_IG_GROUP_ROWS / M;
+    if (g > nlayers) g = nlayers;
+    if (g < 1) g = 1;
+    *G = 1;
+    if (g == 1) return MT_OK;
+    for (; g > 1; g = (g + 1) / 2) { /* the arena is allocated lazily: failure means address space */
+        mt_run *big = NULL;
+        mt_err e2;
+        if (!mt_run_new(m, TM, g * M, &big, &e2)) {
+            mt_run_free(*r);
+            *r = big;
+            *G = g;
+            return MT_OK;
+        }
+        if (g == 2) break;
+    }
+    return MT_OK;
+}
+
+/* F values and gradients of one patched batch: row k is step k (0 = the baseline). */
+static int check_step(int l, const float *F, const float *dZ, int M, int f, mt_err *e) {
+    for (int k = 0; k < M; k++) {
+        if (!isfinite(F[k])) return mt_fail(e, MT_ENUMERIC, "layer %d: non-finite F (step %d)", l, k);
+        long i = first_nonfinite(dZ + (size_t)k * f, f);
+        if (i >= 0) return mt_fail(e, MT_ENUMERIC, "layer %d: non-finite gradient (step %d, neuron %ld)", l, k, i);
+    }
+    return MT_OK;
+}
+
 int mt_ig_attribute(const mt_model *m, const mt_query *q, const mt_ig_opts *o, mt_ig_result *out, mt_err *e) {
     const mt_config *c = mt_model_config(m);
     const int L = c->n_layers, f = c->d_ff, steps = o->steps;
@@ -188,18 +235,21 @@ int mt_ig_attribute(const mt_model *m, const mt_query *q, const mt_ig_opts *o, m
     out->f_b = calloc(L, sizeof(double));
     out->score_sum = calloc(L, sizeof(double));
     out->baseline = calloc((size_t)q->n_answer * L * f, sizeof(float));
-    float *Z = malloc(sizeof(float) * (size_t)M * f), *dZ = malloc(sizeof(float) * (size_t)M * f);
-    float *F = malloc(sizeof(float) * M);
-    double *gsum = malloc(sizeof(double) * f);
     const int TM = max_len(m, q);
-    int32_t *ids = malloc(sizeof(int32_t) * TM);
+    int G = 1; /* target layers per patched pass */
     mt_run *r = NULL;
+    float *Z = NULL, *dZ = NULL, *F = NULL;
+    double *gsum = NULL;
+    int32_t *ids = NULL;
+    if ((rc = group_run(m, TM, M, hi - lo, o->layer_group, &r, &G, e))) goto done;
+    Z = malloc(sizeof(float) * (size_t)G * M * f), dZ = malloc(sizeof(float) * (size_t)G * M * f);
+    F = malloc(sizeof(float) * (size_t)G * M);
+    gsum = malloc(sizeof(double) * f);
+    ids = malloc(sizeof(int32_t) * TM);
     if (!out->scores || !out->prob || !out->f_a || !out->f_b || !out->score_sum || !out->baseline || !Z || !dZ ||
-        !F || !gsum || !ids) {
+        !F || !gsum || !ids)
         rc = mt_fail(e, MT_ENOMEM, "out of memory");
-        goto done;
-    }
-    if ((rc = mt_run_new(m, TM, M, &r, e)) || (rc = mt_run_set_neuron(m, r, o->neuron, e))) goto done;
+    if (!rc) rc = mt_run_set_neuron(m, r, o->neuron, e);
     double fl = 0;
     const int causal = c->causal;
     for (int t = 0; t < q->n_answer && !rc; t++) {
@@ -209,35 +259,61 @@ int mt_ig_attribute(const mt_model *m, const mt_query *q, const mt_ig_opts *o, m
         fl += 2.0 * T * L * layer_macs(c, T);
         float *base = out->baseline + (size_t)t * L * f;
         if (o->baseline == MT_BASELINE_AMIG && (rc = amig_baseline(m, r, q, ids, T, p, M, base, &fl, e))) break;
+        /* Guards (issue 8): a NaN/Inf anywhere would silently poison the scores. */
         for (int l = lo; l < hi && !rc; l++) {
-            const float *a = mt_run_ffn_act(r, l, p), *b = base + (size_t)l * f;
-            for (int k = 0; k < M; k++) {
-                float s = (float)k / steps;
-                for (int i = 0; i < f; i++) Z[(size_t)k * f + i] = b[i] + s * (a[i] - b[i]);
+            long i = first_nonfinite(mt_run_ffn_act(r, l, p), f);
+            if (i >= 0) rc = mt_fail(e, MT_ENUMERIC, "layer %d: non-finite activation (neuron %ld, position %d)", l, i, p);
+            else if ((i = first_nonfinite(base + (size_t)l * f, f)) >= 0)
+                rc = mt_fail(e, MT_ENUMERIC, "layer %d: non-finite baseline (neuron %ld)", l, i);
+        }
+        /* equal groups of at most G layers: [l0, l0 + n) */
+        const int ngroups = (hi - lo + G - 1) / G;
+        for (int gi = 0, l0 = lo; gi < ngroups && !rc; gi++) {
+            const int n = (hi - l0) / (ngroups - gi);
+            for (int g = 0; g < n; g++) {
+                const float *a = mt_run_ffn_act(r, l0 + g, p), *b = base + (size_t)(l0 + g) * f;
+                float *Zg = Z + (size_t)g * M * f;
+                for (int k = 0; k < M; k++) {
+                    float s = (float)k / steps;
+                    for (int i = 0; i < f; i++) Zg[(size_t)k * f + i] = b[i] + s * (a[i] - b[i]);
+                }
             }
-            if ((rc = mt_patch_grad(m, r, l, p, Z, M, q->answer_ids[t], o->logprob, F, dZ, e))) break;
-            for (int i = 0; i < f; i++) gsum[i] = 0;
-            for (int k = 1; k < M; k++)
-                for (int i = 0; i < f; i++) gsum[i] += dZ[(size_t)k * f + i];
-            double ssum = 0;
-            for (int i = 0; i < f; i++) {
-                double mult = o->multiplier == MT_MULT_DELTA ? (double)a[i] - b[i] : a[i];
-                float sc = (float)(mult * gsum[i] / steps);
-                out->scores[(size_t)l * f + i] += sc;
-                ssum += sc;
+            /* one layer at a time (layer_group 1) keeps the original per-layer pass */
+            rc = G == 1 ? mt_patch_grad(m, r, l0, p, Z, M, q->answer_ids[t], o->logprob, F, dZ, e)
+                        : mt_patch_grad_layers(m, r, l0, n, p, Z, M, q->answer_ids[t], o->logprob, F, dZ, e);
+            for (int g = 0; g < n && !rc; g++) {
+                const int l = l0 + g;
+                const float *a = mt_run_ffn_act(r, l, p), *b = base + (size_t)l * f, *dz = dZ + (size_t)g * M * f,
+                            *Fg = F + (size_t)g * M;
+                if ((rc = check_step(l, Fg, dz, M, f, e))) break;
+                for (int i = 0; i < f; i++) gsum[i] = 0;
+                for (int k = 1; k < M; k++)
+                    for (int i = 0; i < f; i++) gsum[i] += dz[(size_t)k * f + i];
+                double ssum = 0;
+                for (int i = 0; i < f; i++) {
+                    double mult = o->multiplier == MT_MULT_DELTA ? (double)a[i] - b[i] : a[i];
+                    float sc = (float)(mult * gsum[i] / steps);
+                    out->scores[(size_t)l * f + i] += sc;
+                    ssum += sc;
+                }
+                if (!isfinite(ssum)) {
+                    rc = mt_fail(e, MT_ENUMERIC, "layer %d: non-finite score sum", l);
+                    break;
+                }
+                out->score_sum[l] += ssum;
+                out->f_b[l] += Fg[0];
+                out->f_a[l] += Fg[M - 1];
+                if (l == lo) out->prob[t] = o->logprob ? exp(Fg[M - 1]) : Fg[M - 1];
+                /* rows above the patch: one token each (causal) or the whole sequence (masked) */
+                double up = (L - 1 - l) * (causal ? 1.0 : T) * layer_macs(c, T);
+                /* forward + activation-only backward of: down projection, layers above, head */
+                fl += 2.0 * M * (2 * (d * f + up) + 2 * ((causal ? 0 : d * d) + d * V));
             }
-            out->score_sum[l] += ssum;
-            out->f_b[l] += F[0];
-            out->f_a[l] += F[M - 1];
-            if (l == lo) out->prob[t] = o->logprob ? exp(F[M - 1]) : F[M - 1];
-            /* patched layer + (L-1-l) full layers forward and backward + head forward and backward */
-            /* rows above the patch: one token each (causal) or the whole sequence (masked) */
-            double up = (L - 1 - l) * (causal ? 1.0 : T) * layer_macs(c, T);
-            /* forward + activation-only backward of: down projection, layers above, head */
-            fl += 2.0 * M * (2 * (d * f + up) + 2 * ((causal ? 0 : d * d) + d * V));
+            l0 += n;
         }
     }
-    out->flops = fl;
+    out->groups = G;
+    if (!rc) out->flops = fl;
     out->seconds = now() - t0;
 done:
     mt_run_free(r);

@@ -19,6 +19,8 @@ typedef struct mt_ig_opts {
     int logprob;        /* target: 0 = probability, 1 = log-probability */
     int layer_lo, layer_hi; /* layers [lo, hi) to attribute; hi = 0 means all */
     mt_neuron neuron;       /* the patch point; default: the down projection's input */
+    int layer_group;        /* target layers per patched pass: 0 = automatic (memory-bounded),
+                               1 = one layer at a time (the original path), n = at most n */
 } mt_ig_opts;
 
 void mt_ig_opts_default(mt_ig_opts *o);
@@ -45,6 +47,7 @@ typedef struct mt_ig_result {
     float *baseline;    /* [n_answer][n_layers][d_ff] */
     double seconds;
     double flops;       /* matrix-multiply FLOPs spent (forward + backward) */
+    int groups;         /* target layers per patched pass that were used */
 } mt_ig_result;
 
 int mt_ig_attribute(const mt_model *m, const mt_query *q, const mt_ig_opts *o, mt_ig_result *out, mt_err *e);

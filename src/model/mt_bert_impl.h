@@ -58,4 +58,8 @@ void bert_head_bwd(const bert_model *m, bert_run *r, float *dx, int M);
 void bert_layer_bwd(const bert_model *m, bert_run *r, int l, const layer_acts *a, const float *dxout, float *dxin,
                     int B, int T);
 
+/* mt_patch_grad_layers for encoders (mt_bert_ig.c). */
+int mt_bert_patch_layers(const void *impl, void *run, int lo, int n, int pos, const float *Z, int M, int32_t target,
+                         int logprob, float *F, float *dZ, mt_err *e);
+
 #endif

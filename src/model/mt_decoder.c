@@ -606,7 +606,7 @@ static int dec_head_logits(const void *impl, void *run, int pos, float *logits, 
 /* ---------------------------------------------------------------- patched rows */
 
 /* Layer l for the M rows at position p: input ra[l].x, output into `out`. */
-static void row_fwd(const dec_model *m, dec_run *r, int l, int M, int p, float *out) {
+void dec_row_fwd(const dec_model *m, dec_run *r, int l, int M, int p, float *out) {
     const mt_config *c = &m->cfg;
     const dec_layer *w = &m->layers[l];
     row_acts *a = &r->ra[l];
@@ -673,7 +673,7 @@ static void ffn_bwd(const dec_model *m, dec_run *r, const dec_layer *w, const ro
 }
 
 /* Layer l backward for the M rows: r->dx holds d(output), becomes d(input). */
-static void row_bwd(const dec_model *m, dec_run *r, int l, int M, int p) {
+void dec_row_bwd(const dec_model *m, dec_run *r, int l, int M, int p) {
     const mt_config *c = &m->cfg;
     const dec_layer *w = &m->layers[l];
     const row_acts *a = &r->ra[l];
@@ -752,7 +752,7 @@ static int dec_patch_grad(const void *impl, void *run, int layer, int pos, const
     const float *mid = r->midc[layer] + (size_t)p * d;
     for (int k = 0; k < M; k++)
         for (int i = 0; i < d; i++) out[(size_t)k * d + i] = mid[i] + ff[(size_t)k * d + i];
-    for (int l = layer + 1; l < L; l++) row_fwd(m, r, l, M, p, l + 1 < L ? r->ra[l + 1].x : r->xtop);
+    for (int l = layer + 1; l < L; l++) dec_row_fwd(m, r, l, M, p, l + 1 < L ? r->ra[l + 1].x : r->xtop);
     dec_head_fwd(m, r, r->xtop, M);
     for (int k = 0; k < M; k++) {
         float *lg = r->logits + (size_t)k * V, *dl = r->dlogits + (size_t)k * V;
@@ -772,7 +772,7 @@ static int dec_patch_grad(const void *impl, void *run, int layer, int pos, const
     }
     mt_matmul_bwd_in(r->dt, r->dlogits, m->lm_head, M, d, V, 0);
     dec_norm_bwd(m, r->dx, r->dt, r->xtop, r->hm, r->hr, m->final_w, M, d);
-    for (int l = L - 1; l > layer; l--) row_bwd(m, r, l, M, p);
+    for (int l = L - 1; l > layer; l--) dec_row_bwd(m, r, l, M, p);
     if (gem) mt_rmsnorm_bwd(r->dt, r->dx, r->pf, r->pfr, w->npf_w, M, d);
     mt_matmul_bwd_in(dZ, gem ? r->dt : r->dx, w->down_w, M, f, d, 0);
     if (r->neuron == MT_NEURON_UP) { /* da/dz = act(g) */

@@ -60,5 +60,13 @@ void dec_ffn_up(const dec_model *m, const dec_run *r, int l, const dec_layer *w,
 int dec_embed(const dec_model *m, float *x, const int32_t *ids, int B, int T, mt_err *e);
 /* logits [M][V] of M final hidden rows into r->logits (norm statistics in r->hm, r->hr). */
 void dec_head_fwd(const dec_model *m, dec_run *r, const float *x, int M);
+/* Layer l for M patched rows at position p: input r->ra[l].x, output into out; and its
+ * activation backward (r->dx holds d(output) of the M rows, becomes d(input)). */
+void dec_row_fwd(const dec_model *m, dec_run *r, int l, int M, int p, float *out);
+void dec_row_bwd(const dec_model *m, dec_run *r, int l, int M, int p);
+
+/* mt_patch_grad_layers for decoders (mt_decoder_ig.c). */
+int mt_dec_patch_layers(const void *impl, void *run, int lo, int n, int pos, const float *Z, int M, int32_t target,
+                        int logprob, float *F, float *dZ, mt_err *e);
 
 #endif

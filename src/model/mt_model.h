@@ -55,5 +55,11 @@ int mt_forward_batch_acts(const mt_model *m, mt_run *r, const int32_t *ids, cons
  * log P(target) when logprob) and dF_k/dZ_k into dZ[M][d_ff]. F may be NULL. */
 int mt_patch_grad(const mt_model *m, mt_run *r, int layer, int pos, const float *Z, int M,
                   int32_t target, int logprob, float *F, float *dZ, mt_err *e);
+/* The same for n target layers [layer, layer + n) in one pass (mt_ig's batched path): Z and dZ
+ * are [n][M][d_ff], F [n][M]; needs n * M <= max_B. The layers above are run once for the rows of
+ * every target below them, and the head once for all n * M rows: the FLOPs of n calls of
+ * mt_patch_grad in taller matrix products. */
+int mt_patch_grad_layers(const mt_model *m, mt_run *r, int layer, int n, int pos, const float *Z, int M,
+                         int32_t target, int logprob, float *F, float *dZ, mt_err *e);
 
 #endif
