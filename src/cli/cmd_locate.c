@@ -186,9 +186,9 @@ int mt_cmd_locate(int argc, char **argv) {
         size_t run_bytes = 0;
         if (mt_run_new(m, 64, lo.ig.steps + 1, &probe, &e) == MT_OK) run_bytes = mt_run_bytes(probe);
         fprintf(stderr,
-                "locate: %s %s, %d layers x %d neurons; memory: %.2f GB for the model, %.1f MB run state per query "
+                "locate: %s %s, %d layers x %d neurons; memory: %.1f MB for the model, %.1f MB run state per query "
                 "(64 tokens), %.1f MB per query kept until its fact is aggregated\n",
-                mt_loc_method_name(lo.method), model, cfg->n_layers, cfg->d_ff, (resident_bytes() - before) / 1e9,
+                mt_loc_method_name(lo.method), model, cfg->n_layers, cfg->d_ff, (resident_bytes() - before) / 1e6,
                 run_bytes / 1e6, (double)cfg->n_layers * cfg->d_ff * 4 / 1e6);
     }
     rc = mt_locate_run(m, tok, &lo, &run, &e);
