@@ -5,15 +5,24 @@
  * - the loss of mt_ffn_rows_grad equals -sum log P from mt_forward + mt_head_logits;
  * - its gradients match central finite differences on the largest components;
  * - snapshot/restore and rows get/set round trips are exact; a value edit, saved and reloaded,
- *   gives exactly the edited model's logits. */
+ *   gives exactly the edited model's logits;
+ * - against torch (tests/golden/train, tools/make_golden_train.py): logits under an
+ *   intervention made by a forward hook, and the weight gradients of the selected rows, 1e-3
+ *   relative to the largest reference magnitude;
+ * - a Gemma 3 variant with attention and final soft-capping switched on (finite differences).
+ * MT_TRAIN_KEEP=DIR keeps the saved folders (with c_logits.npy, c_ids.json) for
+ * `tools/make_golden_train.py --check-saved DIR/mt_test_train_*` (transformers reloads them). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "mt_kernels.h"
 #include "mt_model.h"
+#include "mt_npy.h"
 #include "mt_test.h"
 #include "mt_train.h"
 
@@ -41,6 +50,38 @@ static void make_probe(const mt_config *c, probe *p) {
         p->fact.answer_pos = p->pos, p->fact.mask_id = 4;
         p->T = TP;
     }
+}
+
+static double max_rel(const float *got, const float *ref, size_t n) {
+    double md = 0, mx = 1e-30;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - ref[i]);
+        if (!(d <= md)) md = d; /* NaN propagates */
+        if (fabs(ref[i]) > mx) mx = fabs(ref[i]);
+    }
+    return md / mx;
+}
+
+/* tests/golden/train/<name>/<what>.npy with n floats, or NULL. */
+static float *golden(const char *name, const char *what, size_t n) {
+    char path[512];
+    snprintf(path, sizeof path, GOLD "/train/%s/%s.npy", name, what);
+    float *d = NULL;
+    int nd;
+    int64_t sh[8];
+    mt_err e;
+    if (mt_npy_read_f32(path, &d, &nd, sh, &e)) {
+        CHECK(0, "%s", e.msg);
+        return NULL;
+    }
+    size_t got = 1;
+    for (int i = 0; i < nd; i++) got *= (size_t)sh[i];
+    CHECK(got == n, "%s: %zu values, expected %zu", path, got, n);
+    if (got != n) {
+        free(d);
+        return NULL;
+    }
+    return d;
 }
 
 /* Logits at pos of ids[0..T) into out. */
@@ -74,7 +115,7 @@ static double ref_loss(const mt_model *m, mt_run *r, const probe *p) {
     return l;
 }
 
-static void check_interventions(const char *name, const mt_model *m, mt_run *r, const probe *p) {
+static void check_interventions(const char *name, const char *gold, const mt_model *m, mt_run *r, const probe *p) {
     const mt_config *c = mt_model_config(m);
     const int V = c->vocab_size, f = c->d_ff, L = c->n_layers;
     const int pos = c->causal ? p->T - 1 : p->pos[0];
@@ -123,11 +164,24 @@ static void check_interventions(const char *name, const mt_model *m, mt_run *r, 
     CHECK(!mt_forward_batch_acts(m, r, p->ids, NULL, 1, p->T, pos, a1, &e), "%s: batch: %s", name, e.msg);
     CHECK(a1[5] == 2 * a0[5] && a1[6] == a0[6], "%s: batch acts x2: %g vs %g", name, a1[5], a0[5]);
     mt_run_set_intervention(m, r, NULL, &e);
+    /* against a transformers forward pre-hook on the down projection */
+    float *ref = gold ? golden(gold, "iv_logits", V) : NULL;
+    if (ref) {
+        mt_iv_unit us[4] = {{L - 1, 3, 0.0f}, {L - 1, 9, 2.0f}, {0, 7, 0.0f}, {1 % L, 17, 2.0f}};
+        mt_intervention hv = {us, 4, &where, 1};
+        mt_run_set_intervention(m, r, &hv, &e);
+        logits_at(m, r, p->ids, p->T, pos, got);
+        mt_run_set_intervention(m, r, NULL, &e);
+        double err = max_rel(got, ref, V);
+        CHECK(err < 1e-4, "%s: intervention logits vs transformers hook: %.2e", name, err);
+        printf("%s: intervention logits vs transformers: %.2e\n", name, err);
+    }
+    free(ref);
     free(a0), free(a1), free(base), free(got), free(pr), free(u), free(Z), free(dZ);
 }
 
 /* Central differences on the largest components of each selected neuron's gradient. */
-static void check_grads(const char *name, mt_model *m, mt_run *r, const probe *p) {
+static void check_grads(const char *name, const char *gold, mt_model *m, mt_run *r, const probe *p) {
     const mt_config *c = mt_model_config(m);
     const int L = c->n_layers;
     mt_neuron_id sel[3] = {{L - 1, 3}, {L > 2 ? 1 : 0, 17}, {0, 7}};
@@ -141,6 +195,13 @@ static void check_grads(const char *name, mt_model *m, mt_run *r, const probe *p
     if (rc) goto out;
     double ref = ref_loss(m, r, p);
     CHECK(fabs(loss - ref) < 1e-5 * fmax(1, fabs(ref)), "%s: loss %.9g vs forward %.9g", name, loss, ref);
+    float *gref = gold ? golden(gold, "grad", (size_t)n * S) : NULL;
+    if (gref) {
+        double err = max_rel(g, gref, (size_t)n * S);
+        CHECK(err < 1e-3, "%s: weight gradients vs torch autograd: %.2e", name, err);
+        printf("%s: weight gradients vs torch autograd: %.2e\n", name, err);
+    }
+    free(gref);
     double l2 = 0;
     CHECK(!mt_ffn_rows_grad(m, r, &p->fact, sel, n, flags, NULL, &l2, &e) && l2 == loss, "%s: loss-only pass", name);
     mt_ffn_rows_get(m, sel, n, flags, w0, &e);
@@ -212,8 +273,10 @@ static void check_edit_save(const char *dir, const char *name, mt_model *m, mt_r
     CHECK(memcmp(base, ed, sizeof(float) * V), "%s: edited logits unchanged", name);
     /* save and reload the edited model */
     char out[512];
-    snprintf(out, sizeof out, "/tmp/mt_test_train_%d_%s", (int)getpid(), name);
-    for (char *q = out + 5; *q; q++)
+    const char *keep = getenv("MT_TRAIN_KEEP");
+    int at = snprintf(out, sizeof out, "%s/mt_test_train_%d_", keep ? keep : "/tmp", (int)getpid());
+    snprintf(out + at, sizeof out - at, "%s", name);
+    for (char *q = out + at; *q; q++)
         if (*q == '/') *q = '_';
     int rc = mt_model_save(m, dir, out, &e);
     CHECK(!rc, "%s: save: %s", name, rc ? e.msg : "");
@@ -227,13 +290,62 @@ static void check_edit_save(const char *dir, const char *name, mt_model *m, mt_r
     CHECK(!rc, "%s: reload: %s", name, rc ? e.msg : "");
     mt_run_free(r2);
     mt_model_free(m2);
-    mt_test_rm_rf(out);
+    if (keep && !rc) { /* what transformers must reproduce from the saved folder */
+        char path[600];
+        snprintf(path, sizeof path, "%s/c_logits.npy", out);
+        int64_t sh[1] = {V};
+        mt_npy_write_f32(path, ed, 1, sh, &e);
+        snprintf(path, sizeof path, "%s/c_ids.json", out);
+        FILE *fh = fopen(path, "w");
+        if (fh) {
+            fprintf(fh, "{\"causal\": %s, \"pos\": %d, \"ids\": [", c->causal ? "true" : "false", pos);
+            for (int i = 0; i < p->T; i++) fprintf(fh, "%s%d", i ? ", " : "", p->ids[i]);
+            fprintf(fh, "]}\n");
+            fclose(fh);
+        }
+    } else {
+        mt_test_rm_rf(out);
+    }
     /* undo */
     mt_ffn_snapshot_restore(m, snap);
     mt_ffn_snapshot_free(snap);
     logits_at(m, r, p->ids, p->T, pos, got);
     CHECK(!memcmp(got, base, sizeof(float) * V), "%s: restore did not give back the original logits", name);
     free(base), free(ed), free(got);
+}
+
+/* Gemma 3 with attention and final logit soft-capping on (no golden model has them): a copy
+ * of the folder with a changed config.json; gradients by finite differences. */
+static void softcap_variant(void) {
+    char dir[256];
+    snprintf(dir, sizeof dir, "/tmp/mt_test_train_cap_%d", (int)getpid());
+    mkdir(dir, 0755);
+    json_t *cfg = json_load_file(GOLD "/causal/gemma3/config.json", 0, NULL);
+    CHECK(cfg != NULL, "gemma3 config");
+    if (!cfg) return;
+    json_object_set_new(cfg, "attn_logit_softcapping", json_real(0.5));
+    json_object_set_new(cfg, "final_logit_softcapping", json_real(3.0));
+    char path[512];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    json_dump_file(cfg, path, 0);
+    json_decref(cfg);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    char src[4096];
+    CHECK(realpath(GOLD "/causal/gemma3/model.safetensors", src) && !symlink(src, path), "link %s", path);
+    mt_model *m = NULL;
+    mt_run *r = NULL;
+    mt_err e;
+    int rc = mt_model_load(dir, &m, &e);
+    if (!rc) rc = mt_run_new(m, TP + NA, 1, &r, &e);
+    CHECK(!rc, "soft-capped gemma3: %s", rc ? e.msg : "");
+    if (!rc) {
+        probe p;
+        make_probe(mt_model_config(m), &p);
+        check_grads("gemma3+softcap", NULL, m, r, &p);
+    }
+    mt_run_free(r);
+    mt_model_free(m);
+    mt_test_rm_rf(dir);
 }
 
 int main(void) {
@@ -251,12 +363,14 @@ int main(void) {
         if (!rc) {
             probe p;
             make_probe(mt_model_config(m), &p);
-            check_interventions(models[i], m, r, &p);
-            check_grads(models[i], m, r, &p);
+            const char *gold = mt_model_is_gguf(dir) ? NULL : strchr(models[i], '/') + 1;
+            check_interventions(models[i], gold, m, r, &p);
+            check_grads(models[i], gold, m, r, &p);
             if (!mt_model_is_gguf(dir)) check_edit_save(dir, models[i], m, r, &p);
         }
         mt_run_free(r);
         mt_model_free(m);
     }
+    softcap_variant();
     return mt_test_report();
 }
