@@ -86,25 +86,51 @@ static void loc_tables(const mt_report *r, mt_strbuf *b) {
     }
     mt_sb_puts(b, "</tbody></table>\n");
 
-    mt_sb_puts(b, "<h3>Per language</h3>\n<table>");
-    const char *h2[] = {"method", "language", "family", "facts", "queries", "mean P(answer)", "mean confidence w",
-                        "neurons per fact"};
-    head_row(b, h2, 8);
+    /* one row per language, one column per method, so methods compare side by side */
+    mt_sb_puts(b, "<h3>Per language: neurons per fact</h3>\n<table><thead><tr><th>language</th><th>family</th>"
+                  "<th>facts</th><th>queries</th><th>mean P(answer)</th>");
+    for (int i = 0; i < r->n_locs; i++) {
+        mt_sb_puts(b, "<th>");
+        mt_sb_esc(b, r->locs[i]->label);
+        mt_sb_puts(b, "</th>");
+    }
+    mt_sb_puts(b, "<th>mean confidence w</th></tr></thead>\n<tbody>\n");
+    const char *done[RP_MAX_LANGS * 4];
+    int nd = 0;
     for (int i = 0; i < r->n_locs; i++) {
         const rp_loc *l = r->locs[i];
         int order[RP_MAX_LANGS];
         rp_lang_order(l, order);
-        for (int k = 0; k < l->nlang; k++) {
+        for (int k = 0; k < l->nlang && nd < RP_MAX_LANGS * 4; k++) {
             const rp_lang *g = &l->lang[order[k]];
+            int seen = 0;
+            for (int j = 0; j < nd; j++) seen |= !strcmp(done[j], g->code);
+            if (seen) continue;
+            done[nd++] = g->code;
+            /* facts, queries and P(answer) from the first file that has them (same model and data) */
+            const rp_lang *first = NULL, *wl = NULL;
+            for (int m = 0; m < r->n_locs; m++)
+                for (int q = 0; q < r->locs[m]->nlang; q++) {
+                    const rp_lang *x = &r->locs[m]->lang[q];
+                    if (strcmp(x->code, g->code)) continue;
+                    if (!first) first = x;
+                    if (!wl && x->w_n) wl = x;
+                }
             mt_sb_puts(b, "<tr>");
-            cell_text(b, l->label);
             cell_text(b, g->code);
             cell_text(b, g->family);
-            cell_num(b, "%.0f", g->facts);
-            cell_num(b, "%.0f", g->queries);
-            cell_num(b, "%.3f", g->prob_n ? g->prob_sum / g->prob_n : NAN);
-            cell_num(b, "%.3f", g->w_n ? g->w_sum / g->w_n : NAN);
-            cell_num(b, "%.2f", g->facts ? g->n_neurons / g->facts : NAN);
+            cell_num(b, "%.0f", first->facts);
+            cell_num(b, "%.0f", first->queries);
+            cell_num(b, "%.3f", first->prob_n ? first->prob_sum / first->prob_n : NAN);
+            for (int m = 0; m < r->n_locs; m++) {
+                double v = NAN;
+                for (int q = 0; q < r->locs[m]->nlang; q++) {
+                    const rp_lang *x = &r->locs[m]->lang[q];
+                    if (!strcmp(x->code, g->code) && x->facts) v = x->n_neurons / x->facts;
+                }
+                cell_num(b, "%.2f", v);
+            }
+            cell_num(b, "%.3f", wl ? wl->w_sum / wl->w_n : NAN);
             mt_sb_puts(b, "</tr>\n");
         }
     }
@@ -342,7 +368,7 @@ static int add_fig(mt_report_page *p, mt_strbuf *html, const char *name, mt_strb
 int mt_report_render(const mt_report *r, mt_report_page *page, mt_err *e) {
     memset(page, 0, sizeof *page);
     mt_strbuf h = {0};
-    mt_sb_printf(&h, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+    mt_sb_printf(&h, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
                      "<title>matrice report</title>\n<style>\n%s</style>\n</head>\n<body>\n<h1>matrice report</h1>\n",
                  css);
     mt_sb_puts(&h, "<p class=\"note\">Inputs:</p>\n<ul class=\"note\">\n");
@@ -401,9 +427,11 @@ int mt_report_render(const mt_report *r, mt_report_page *page, mt_err *e) {
             mt_sb_puts(&h, "</p>\n");
             char name[64], cap[600];
             snprintf(name, sizeof name, n_eval ? "fig-eval-%d.svg" : "fig-eval.svg", n_eval + 1);
+            char sub[16] = "";
+            if (n_eval) snprintf(sub, sizeof sub, " (%d)", n_eval + 1);
             snprintf(cap, sizeof cap,
                      "Figure 5%s. Relative change of P(answer) when the neurons are suppressed or enhanced, per relation, related vs unrelated queries, with 95%% intervals.",
-                     n_eval ? "+" : "");
+                     sub);
             n_eval++;
             FIGURE(rp_fig_eval(d, &svg_), name, cap);
             eval_tables(d, &h);

@@ -324,7 +324,7 @@ int rp_fig_jaccard(const mt_report *r, mt_strbuf *b) {
             }
         p++;
     }
-    mt_svg_colorbar(b, FIG_W - 48, 70, 12, 140, 0, 1, "%.1f", "J");
+    mt_svg_colorbar(b, FIG_W - 48, 70, 12, 140, 0, 0, 1, "%.1f", "J");
     double ly = 40 + rows * ph + 10;
     mt_svg_text(b, 20, ly, "start", 11, 0, 0, "#444", "family:");
     mt_sb_printf(b, "<g transform=\"translate(50 %.1f)\">\n", ly);
@@ -358,6 +358,18 @@ int rp_fig_lakn_map(const mt_report *r, mt_strbuf *b) {
         return 0;
     }
     char tip[256], col[8], lab[32];
+    /* one colour scale for every panel, so that methods compare */
+    int gmx = 0;
+    for (int p = 0; p < r->n_locs; p++) {
+        const rp_loc *l = r->locs[p];
+        const double binw = (double)l->d_ff / RP_UNIT_BINS;
+        memset(grid, 0, sizeof(int) * (size_t)l->n_layers * RP_UNIT_BINS);
+        for (size_t k = 0; k < l->n_lakn; k++) {
+            int c = (int)(l->lakn[k].unit / binw);
+            int v = ++grid[l->lakn[k].layer * RP_UNIT_BINS + (c < RP_UNIT_BINS ? c : RP_UNIT_BINS - 1)];
+            if (v > gmx) gmx = v;
+        }
+    }
     for (int p = 0; p < r->n_locs; p++) {
         const rp_loc *l = r->locs[p];
         const int L = l->n_layers;
@@ -377,7 +389,7 @@ int rp_fig_lakn_map(const mt_report *r, mt_strbuf *b) {
             for (int c = 0; c < RP_UNIT_BINS; c++) {
                 int v = grid[y * RP_UNIT_BINS + c];
                 if (!v) continue;
-                mt_svg_seq(0.15 + 0.85 * v / mx, col);
+                mt_svg_seq(gmx > 1 ? 0.2 + 0.8 * (v - 1) / (gmx - 1) : 1, col);
                 snprintf(tip, sizeof tip, "layer %d, units %d-%d: %d LAKNs", y, (int)(c * binw),
                          (int)((c + 1) * binw) - 1, v);
                 mt_svg_rect(b, gx + cw * c, gy + chh * y, cw, chh, col, NULL, tip);
@@ -398,7 +410,11 @@ int rp_fig_lakn_map(const mt_report *r, mt_strbuf *b) {
             mt_svg_text(b, gx + cw * RP_UNIT_BINS / 2, gy + chh * L / 2, "middle", 12, 0, 0, "#888", "no LAKNs");
             continue;
         }
-        mt_svg_colorbar(b, gx + cw * RP_UNIT_BINS + 12, gy + 12, 10, fmin(120, chh * L - 12), 1, mx, "%.0f", "facts");
+        if (gmx > 1)
+            mt_svg_colorbar(b, gx + cw * RP_UNIT_BINS + 12, gy + 12, 10, fmin(120, chh * L - 12), 0.2, 1, gmx, "%.0f",
+                            "facts");
+        else
+            mt_svg_colorbar(b, gx + cw * RP_UNIT_BINS + 12, gy + 12, 10, 10, 1, 1, 1, "%.0f", "facts");
     }
     free(grid);
     mt_svg_end(b);

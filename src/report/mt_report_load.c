@@ -278,7 +278,7 @@ static int locate_fact(rp_loc *l, const json_t *o, const char *what, int first, 
         idx[nset] = li;
         for (int k = 0; k < n; k++) {
             rp_neuron nr;
-            char nf[300];
+            char nf[1500];
             snprintf(nf, sizeof nf, "%s.neurons[%d]", field, k);
             if ((rc = read_neuron(l, json_array_get(ns, k), what, nf, &nr, e))) {
                 nset++;

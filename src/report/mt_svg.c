@@ -188,9 +188,15 @@ void mt_svg_nice_range(double *lo, double *hi, int nticks) {
         *lo = c - (c == 0 ? 0 : fabs(c) * 0.5);
         *hi = c + (c == 0 ? 1 : fabs(c) * 0.5);
     }
-    double step = nice_step(*hi - *lo, nticks);
-    *lo = floor(*lo / step + 1e-9) * step;
-    *hi = ceil(*hi / step - 1e-9) * step;
+    /* widening the range can change the step mt_svg_draw_axis picks; repeat until both ends are
+     * ticks of the step the widened range gets */
+    for (int it = 0; it < 4; it++) {
+        double step = nice_step(*hi - *lo, nticks);
+        double l = floor(*lo / step + 1e-9) * step, h = ceil(*hi / step - 1e-9) * step;
+        int stable = l == *lo && h == *hi;
+        *lo = l, *hi = h;
+        if (stable) break;
+    }
 }
 
 double mt_svg_axis_y(const mt_svg_axis *a, double v) {
@@ -280,18 +286,18 @@ void mt_svg_seq(double t, char out[8]) {
     snprintf(out, 8, "#%02x%02x%02x", c[0], c[1], c[2]);
 }
 
-void mt_svg_colorbar(mt_strbuf *b, double x, double y, double w, double h, double lo, double hi, const char *fmt,
-                     const char *label) {
+void mt_svg_colorbar(mt_strbuf *b, double x, double y, double w, double h, double t0, double lo, double hi,
+                     const char *fmt, const char *label) {
     const int steps = 40;
     char col[8], tmp[64];
     for (int i = 0; i < steps; i++) {
-        mt_svg_seq(1.0 - (i + 0.5) / steps, col);
+        mt_svg_seq(1.0 - (1.0 - t0) * (i + 0.5) / steps, col);
         mt_svg_rect(b, x, y + h * i / steps, w, h / steps + 0.3, col, NULL, NULL);
     }
     mt_svg_rect(b, x, y, w, h, "none", "#666", NULL);
     snprintf(tmp, sizeof tmp, fmt, hi);
     mt_svg_text(b, x + w + 4, y + 8, "start", 10, 0, 0, "#444", tmp);
     snprintf(tmp, sizeof tmp, fmt, lo);
-    mt_svg_text(b, x + w + 4, y + h, "start", 10, 0, 0, "#444", tmp);
+    if (lo != hi) mt_svg_text(b, x + w + 4, y + h, "start", 10, 0, 0, "#444", tmp);
     if (label) mt_svg_text(b, x + w / 2, y - 6, "middle", 10, 0, 0, "#444", label);
 }

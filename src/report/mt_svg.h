@@ -69,8 +69,9 @@ double mt_svg_legend(mt_strbuf *b, double x, double y, double max_w, const char 
  * t in [0, 1] (white -> yellow -> red -> dark purple), written as "#rrggbb" into out[8]. */
 const char *mt_svg_palette(int i);
 void mt_svg_seq(double t, char out[8]);
-/* A vertical colour-scale bar with min/max labels at (x, y), size w x h. */
-void mt_svg_colorbar(mt_strbuf *b, double x, double y, double w, double h, double lo, double hi,
+/* A vertical colour-scale bar at (x, y), size w x h, showing mt_svg_seq from t0 (bottom,
+ * labelled lo) to 1 (top, labelled hi). */
+void mt_svg_colorbar(mt_strbuf *b, double x, double y, double w, double h, double t0, double lo, double hi,
                      const char *fmt, const char *label);
 
 /* Rough width in pixels of text at a font size (for layout; UTF-8 aware). */
