@@ -98,15 +98,24 @@ int mt_answer_probs(const mt_model *m, const mt_query *q, double *prob, mt_err *
 }
 
 int mt_answer_scores(const mt_model *m, const mt_query *q, double *prob, int *top1, mt_err *e) {
+    int32_t *arg = top1 ? malloc(sizeof(int32_t) * (q->n_answer > 0 ? q->n_answer : 1)) : NULL;
+    if (top1 && !arg) return mt_fail(e, MT_ENOMEM, "out of memory");
+    int rc = mt_answer_scores_run(m, NULL, q, prob, arg, e);
+    for (int t = 0; !rc && top1 && t < q->n_answer; t++) top1[t] = arg[t] == q->answer_ids[t];
+    free(arg);
+    return rc;
+}
+
+int mt_answer_scores_run(const mt_model *m, mt_run *run, const mt_query *q, double *prob, int32_t *argmax, mt_err *e) {
     const mt_config *c = mt_model_config(m);
     int rc = check_query(m, q, e);
     if (rc) return rc;
-    mt_run *r = NULL;
+    mt_run *r = run;
     const int TM = max_len(m, q);
     int32_t *ids = malloc(sizeof(int32_t) * TM);
     float *logits = malloc(sizeof(float) * c->vocab_size), *p = malloc(sizeof(float) * c->vocab_size);
     if (!ids || !logits || !p) rc = mt_fail(e, MT_ENOMEM, "out of memory");
-    if (!rc) rc = mt_run_new(m, TM, 1, &r, e);
+    if (!rc && !r) rc = mt_run_new(m, TM, 1, &r, e);
     for (int t = 0; !rc && t < q->n_answer; t++) {
         int T, pos;
         forced_ids(m, q, t, ids, &T, &pos);
@@ -114,14 +123,14 @@ int mt_answer_scores(const mt_model *m, const mt_query *q, double *prob, int *to
         if ((rc = mt_head_logits(m, r, pos, logits, e))) break;
         mt_softmax(p, logits, c->vocab_size);
         prob[t] = p[q->answer_ids[t]];
-        if (top1) {
+        if (argmax) {
             int arg = 0;
             for (int i = 1; i < c->vocab_size; i++)
                 if (logits[i] > logits[arg]) arg = i;
-            top1[t] = arg == q->answer_ids[t];
+            argmax[t] = arg;
         }
     }
-    mt_run_free(r);
+    if (r != run) mt_run_free(r);
     free(ids);
     free(logits);
     free(p);

@@ -57,5 +57,9 @@ void mt_ig_result_free(mt_ig_result *r);
  * be NULL) = whether y_t is the argmax there. */
 int mt_answer_probs(const mt_model *m, const mt_query *q, double *prob, mt_err *e);
 int mt_answer_scores(const mt_model *m, const mt_query *q, double *prob, int *top1, mt_err *e);
+/* The same on a caller's run r (NULL: a temporary one), so that an intervention set on r
+ * (mt_train.h) applies; r must hold the query plus n_answer - 1 tokens. argmax[t] (may be NULL)
+ * = the most probable token at slot t. */
+int mt_answer_scores_run(const mt_model *m, mt_run *r, const mt_query *q, double *prob, int32_t *argmax, mt_err *e);
 
 #endif
