@@ -224,7 +224,7 @@ static float *alibi_slopes(int H) {
 }
 
 /* HF tensor names -> llama.cpp's GGUF names (llama, qwen2, gemma3). */
-static int gguf_name(const mt_loader *L, const char *hf, char *out, size_t n) {
+int dec_gguf_name(const mt_loader *L, const char *hf, char *out, size_t n) {
     const dec_model *m = L->user;
     static const char *const glob[][2] = {
         {"model.embed_tokens.weight", "token_embd.weight"}, {"model.norm.weight", "output_norm.weight"},
@@ -287,7 +287,7 @@ static int dec_load(const char *dir, const mt_config *cfg, void **out, mt_err *e
     if (gg) {
         if (cfg->arch == MT_ARCH_BLOOM || cfg->arch == MT_ARCH_GPT2)
             rc = mt_fail(e, MT_EUNSUPPORTED, "%s: %s from GGUF is not supported", dir, mt_arch_name(cfg->arch));
-        L.gguf_name = gguf_name;
+        L.gguf_name = dec_gguf_name;
         L.gguf_fix = gguf_unpermute;
     }
     int (*fill)(dec_model *, mt_loader *) =

@@ -58,6 +58,9 @@ int dec_has_rope(const dec_model *m);
 void dec_ffn_up(const dec_model *m, const dec_run *r, int l, const dec_layer *w, float *g, float *u, float *a,
                 const float *h2, int N, int T, int p);
 int dec_embed(const dec_model *m, float *x, const int32_t *ids, int B, int T, mt_err *e);
+/* HF tensor name -> llama.cpp's GGUF name (0 if none); L->user is the dec_model. */
+struct mt_loader;
+int dec_gguf_name(const struct mt_loader *L, const char *hf, char *out, size_t n);
 /* logits [M][V] of M final hidden rows into r->logits (norm statistics in r->hm, r->hr). */
 void dec_head_fwd(const dec_model *m, dec_run *r, const float *x, int M);
 /* Layer l for M patched rows at position p: input r->ra[l].x, output into out; and its

@@ -119,10 +119,11 @@ static int add_minus_one(mt_st_out *o, const char *name, const float *w, int n, 
     return MT_OK;
 }
 
-static int save_llama_like(const dec_model *m, mt_st_out *oo, mt_err *e) {
+/* raw: norm gains as held in memory (GGUF keeps llama.cpp's 1 + w), else as HF stores them. */
+static int save_llama_like(const dec_model *m, mt_st_out *oo, int raw, mt_err *e) {
     const mt_config *c = &m->cfg;
     const int d = c->d_model, f = c->d_ff, qd = c->n_heads * c->head_dim, kd = c->n_kv_heads * c->head_dim;
-    const int gem = c->arch == MT_ARCH_GEMMA3, hd = c->head_dim;
+    const int gem = c->arch == MT_ARCH_GEMMA3 && !raw, hd = c->head_dim;
     mt_st_out o = *oo;
     char n[256];
     int rc = MT_OK;
@@ -143,7 +144,7 @@ static int save_llama_like(const dec_model *m, mt_st_out *oo, mt_err *e) {
         ADD("model.layers.%d.self_attn.k_proj.bias", w->k_b, kd, 0, l);
         ADD("model.layers.%d.self_attn.v_proj.bias", w->v_b, kd, 0, l);
         ADD("model.layers.%d.self_attn.o_proj.bias", w->o_b, d, 0, l);
-        if (gem) {
+        if (c->arch == MT_ARCH_GEMMA3) {
             NORM(w->qn_w, hd, "model.layers.%d.self_attn.q_norm.weight", l);
             NORM(w->kn_w, hd, "model.layers.%d.self_attn.k_norm.weight", l);
             NORM(w->npa_w, d, "model.layers.%d.post_attention_layernorm.weight", l);
@@ -244,12 +245,14 @@ done:
     return rc;
 }
 
+int mt_dec_tensors(const void *impl, mt_st_out *o, mt_err *e) { return save_llama_like(impl, o, 1, e); }
+
 int mt_dec_save(const void *impl, const char *src, const char *dir, mt_err *e);
 int mt_dec_save(const void *impl, const char *src, const char *dir, mt_err *e) {
     const dec_model *m = impl;
     mt_st_out o = {0};
     int rc = m->cfg.arch == MT_ARCH_BLOOM || m->cfg.arch == MT_ARCH_GPT2 ? save_bloom_gpt2(m, &o, e)
-                                                                          : save_llama_like(m, &o, e);
+                                                                          : save_llama_like(m, &o, 0, e);
     char *path = rc ? NULL : mt_path_join(dir, "model.safetensors");
     if (!rc) rc = path ? mt_st_out_write(&o, path, e) : mt_fail(e, MT_ENOMEM, "out of memory");
     free(path);
@@ -340,8 +343,10 @@ int mt_model_save(const mt_model *m, const char *src_dir, const char *out_dir, m
     if (!src_dir || !out_dir || !*out_dir) return mt_fail(e, MT_EINVAL, "save: missing folder");
     struct stat sb;
     if (stat(out_dir, &sb) == 0) return mt_fail(e, MT_EINVAL, "%s: already exists (not overwritten)", out_dir);
-    const int gguf = mt_model_is_gguf(src_dir);
-    if (gguf) return mt_fail(e, MT_EUNSUPPORTED, "%s: saving a model loaded from GGUF is not supported", src_dir);
+    if (mt_model_is_gguf(src_dir)) {
+        if (m->ops != &mt_decoder_ops) return mt_fail(e, MT_EUNSUPPORTED, "%s: not a decoder GGUF", src_dir);
+        return mt_dec_save_gguf(m->impl, src_dir, out_dir, e);
+    }
     size_t len = strlen(out_dir);
     char *tmp = malloc(len + 16);
     if (!tmp) return mt_fail(e, MT_ENOMEM, "out of memory");

@@ -105,10 +105,12 @@ int mt_ffn_rows_grad(const mt_model *m, mt_run *r, const mt_fact *fact, const mt
 
 /* ---------------------------------------------------------------- saving */
 
-/* Writes the current weights as a HuggingFace folder out_dir: model.safetensors (F32, HF names
- * and layouts), config.json and the tokenizer files copied from src_dir (a GGUF source gets a
- * generated config.json and no tokenizer files). Written to a temporary folder next to
- * out_dir, then renamed; fails if out_dir exists. The source is never modified. */
+/* Writes the current weights. From a HuggingFace folder src_dir: a folder out_dir with
+ * model.safetensors (F32, HF names and layouts: what transformers loads) and config.json and
+ * the tokenizer files copied. From a GGUF file src_dir (llama, qwen2, gemma3): a GGUF file
+ * out_dir with every metadata byte kept, unchanged tensors byte for byte in their own type and
+ * changed ones as F32. Written under a temporary name next to out_dir, then renamed; fails if
+ * out_dir exists. The source is never modified. */
 int mt_model_save(const mt_model *m, const char *src_dir, const char *out_dir, mt_err *e);
 
 #endif

@@ -48,4 +48,9 @@ int mt_st_out_add(mt_st_out *o, const char *name, long rows, long cols, const fl
 int mt_st_out_write(const mt_st_out *o, const char *path, mt_err *e);
 void mt_st_out_free(mt_st_out *o);
 
+/* Decoders (llama, qwen2, gemma3): every tensor under its HF name, pointing at the weights as
+ * held in memory (mt_save.c); and a GGUF copy of src at out (mt_save_gguf.c). */
+int mt_dec_tensors(const void *impl, mt_st_out *o, mt_err *e);
+int mt_dec_save_gguf(const void *impl, const char *src, const char *out, mt_err *e);
+
 #endif

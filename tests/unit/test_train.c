@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "mt_kernels.h"
+#include "mt_gguf.h"
 #include "mt_model.h"
 #include "mt_npy.h"
 #include "mt_test.h"
@@ -248,6 +249,7 @@ out:
 /* Snapshot + edit + save + reload. */
 static void check_edit_save(const char *dir, const char *name, mt_model *m, mt_run *r, const probe *p) {
     const mt_config *c = mt_model_config(m);
+    const int gguf = mt_model_is_gguf(dir);
     const int V = c->vocab_size, d = c->d_model, pos = c->causal ? p->T - 1 : p->pos[0];
     float *base = malloc(sizeof(float) * V), *ed = malloc(sizeof(float) * V), *got = malloc(sizeof(float) * V);
     mt_err e;
@@ -275,7 +277,7 @@ static void check_edit_save(const char *dir, const char *name, mt_model *m, mt_r
     char out[512];
     const char *keep = getenv("MT_TRAIN_KEEP");
     int at = snprintf(out, sizeof out, "%s/mt_test_train_%d_", keep ? keep : "/tmp", (int)getpid());
-    snprintf(out + at, sizeof out - at, "%s", name);
+    snprintf(out + at, sizeof out - at, "%s%s", name, gguf ? ".gguf" : "");
     for (char *q = out + at; *q; q++)
         if (*q == '/') *q = '_';
     int rc = mt_model_save(m, dir, out, &e);
@@ -290,7 +292,24 @@ static void check_edit_save(const char *dir, const char *name, mt_model *m, mt_r
     CHECK(!rc, "%s: reload: %s", name, rc ? e.msg : "");
     mt_run_free(r2);
     mt_model_free(m2);
-    if (keep && !rc) { /* what transformers must reproduce from the saved folder */
+    if (!rc && gguf) { /* only the two edited tensors changed type */
+        mt_gguf *a = NULL, *b = NULL;
+        int diff = 0, f32 = 0;
+        if (!mt_gguf_open(dir, &a, &e) && !mt_gguf_open(out, &b, &e)) {
+            CHECK(mt_gguf_kv_count(a) == mt_gguf_kv_count(b) && mt_gguf_tensor_count(a) == mt_gguf_tensor_count(b),
+                  "%s: saved GGUF has other metadata or tensors", name);
+            for (int i = 0; i < mt_gguf_tensor_count(a) && i < mt_gguf_tensor_count(b); i++) {
+                const mt_gguf_tensor *ta = mt_gguf_tensor_at(a, i), *tb = mt_gguf_tensor_at(b, i);
+                int same = ta->type == tb->type && ta->nbytes == tb->nbytes && !memcmp(ta->data, tb->data, ta->nbytes);
+                diff += !same;
+                f32 += !same && tb->type == MT_GGML_F32;
+            }
+        }
+        CHECK(diff == 2 && f32 == 2, "%s: %d tensors changed in the saved GGUF (%d as F32), expected 2", name, diff, f32);
+        mt_gguf_close(a);
+        mt_gguf_close(b);
+    }
+    if (keep && !rc && !gguf) { /* what transformers must reproduce from the saved folder */
         char path[600];
         snprintf(path, sizeof path, "%s/c_logits.npy", out);
         int64_t sh[1] = {V};
@@ -303,6 +322,8 @@ static void check_edit_save(const char *dir, const char *name, mt_model *m, mt_r
             fprintf(fh, "]}\n");
             fclose(fh);
         }
+    } else if (gguf) {
+        unlink(out);
     } else {
         mt_test_rm_rf(out);
     }
@@ -350,7 +371,8 @@ static void softcap_variant(void) {
 
 int main(void) {
     const char *models[] = {"models/bert", "models/xlmr", "causal/llama", "causal/qwen2", "causal/gemma3",
-                            "causal/bloom", "causal/gpt2", "causal/gemma3/model.gguf"};
+                            "causal/bloom", "causal/gpt2", "causal/gemma3/model.gguf", "causal/llama/model-q8_0.gguf",
+                            "causal/qwen2/model.gguf"};
     for (size_t i = 0; i < sizeof models / sizeof *models; i++) {
         char dir[256];
         snprintf(dir, sizeof dir, GOLD "/%s", models[i]);
@@ -366,7 +388,7 @@ int main(void) {
             const char *gold = mt_model_is_gguf(dir) ? NULL : strchr(models[i], '/') + 1;
             check_interventions(models[i], gold, m, r, &p);
             check_grads(models[i], gold, m, r, &p);
-            if (!mt_model_is_gguf(dir)) check_edit_save(dir, models[i], m, r, &p);
+            check_edit_save(dir, models[i], m, r, &p);
         }
         mt_run_free(r);
         mt_model_free(m);
