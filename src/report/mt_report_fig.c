@@ -337,6 +337,14 @@ int rp_fig_jaccard(const mt_report *r, mt_strbuf *b) {
 
 /* ---------------------------------------------------------------- 4. LAKN (layer, unit) map */
 
+/* Units go into min(64, d_ff) equal bins; bin c holds units [first(c), first(c + 1)). */
+static int n_bins(const rp_loc *l) { return l->d_ff < RP_UNIT_BINS ? l->d_ff : RP_UNIT_BINS; }
+static int unit_bin(int unit, int d_ff, int nb) {
+    int c = (int)((int64_t)unit * nb / d_ff);
+    return c < nb ? c : nb - 1;
+}
+static int bin_first_unit(int c, int d_ff, int nb) { return (int)(((int64_t)c * d_ff + nb - 1) / nb); }
+
 int rp_fig_lakn_map(const mt_report *r, mt_strbuf *b) {
     int any = 0, maxL = 1;
     for (int p = 0; p < r->n_locs; p++) {
@@ -362,11 +370,10 @@ int rp_fig_lakn_map(const mt_report *r, mt_strbuf *b) {
     int gmx = 0;
     for (int p = 0; p < r->n_locs; p++) {
         const rp_loc *l = r->locs[p];
-        const double binw = (double)l->d_ff / RP_UNIT_BINS;
+        const int nb = n_bins(l);
         memset(grid, 0, sizeof(int) * (size_t)l->n_layers * RP_UNIT_BINS);
         for (size_t k = 0; k < l->n_lakn; k++) {
-            int c = (int)(l->lakn[k].unit / binw);
-            int v = ++grid[l->lakn[k].layer * RP_UNIT_BINS + (c < RP_UNIT_BINS ? c : RP_UNIT_BINS - 1)];
+            int v = ++grid[l->lakn[k].layer * RP_UNIT_BINS + unit_bin(l->lakn[k].unit, l->d_ff, nb)];
             if (v > gmx) gmx = v;
         }
     }
@@ -374,25 +381,25 @@ int rp_fig_lakn_map(const mt_report *r, mt_strbuf *b) {
         const rp_loc *l = r->locs[p];
         const int L = l->n_layers;
         const double ox = 10 + (p % cols) * pw, oy = 40 + (p / cols) * ph, gx = ox + 50, gy = oy + 30;
-        const double binw = (double)l->d_ff / RP_UNIT_BINS;
+        const int nb = n_bins(l);
+        const double bw = cw * RP_UNIT_BINS / nb; /* the panel keeps its width when d_ff < 64 */
         mt_svg_text(b, gx + cw * RP_UNIT_BINS / 2, oy + 14, "middle", 13, 0, 1, NULL, l->label);
         memset(grid, 0, sizeof(int) * (size_t)L * RP_UNIT_BINS);
         int mx = 0;
         for (size_t k = 0; k < l->n_lakn; k++) {
-            int c = (int)(l->lakn[k].unit / binw);
-            if (c >= RP_UNIT_BINS) c = RP_UNIT_BINS - 1;
-            int v = ++grid[l->lakn[k].layer * RP_UNIT_BINS + c];
+            int v = ++grid[l->lakn[k].layer * RP_UNIT_BINS + unit_bin(l->lakn[k].unit, l->d_ff, nb)];
             if (v > mx) mx = v;
         }
         mt_svg_rect(b, gx, gy, cw * RP_UNIT_BINS, chh * L, "#fafafa", "#999", NULL);
         for (int y = 0; y < L; y++)
-            for (int c = 0; c < RP_UNIT_BINS; c++) {
+            for (int c = 0; c < nb; c++) {
                 int v = grid[y * RP_UNIT_BINS + c];
                 if (!v) continue;
                 mt_svg_seq(gmx > 1 ? 0.2 + 0.8 * (v - 1) / (gmx - 1) : 1, col);
-                snprintf(tip, sizeof tip, "layer %d, units %d-%d: %d LAKNs", y, (int)(c * binw),
-                         (int)((c + 1) * binw) - 1, v);
-                mt_svg_rect(b, gx + cw * c, gy + chh * y, cw, chh, col, NULL, tip);
+                int u0 = bin_first_unit(c, l->d_ff, nb), u1 = bin_first_unit(c + 1, l->d_ff, nb) - 1;
+                if (u0 == u1) snprintf(tip, sizeof tip, "layer %d, unit %d: %d LAKNs", y, u0, v);
+                else snprintf(tip, sizeof tip, "layer %d, units %d-%d: %d LAKNs", y, u0, u1, v);
+                mt_svg_rect(b, gx + bw * c, gy + chh * y, bw, chh, col, NULL, tip);
             }
         /* layer labels on the left, about every 20 px */
         int step = (int)ceil(14 / chh);
@@ -404,7 +411,8 @@ int rp_fig_lakn_map(const mt_report *r, mt_strbuf *b) {
         snprintf(lab, sizeof lab, "%d", l->d_ff - 1);
         mt_svg_text(b, gx, gy + chh * L + 12, "start", 9, 0, 0, "#444", "0");
         mt_svg_text(b, gx + cw * RP_UNIT_BINS, gy + chh * L + 12, "end", 9, 0, 0, "#444", lab);
-        snprintf(tip, sizeof tip, "unit (%d bins of %.0f)", RP_UNIT_BINS, binw);
+        if (nb == l->d_ff) snprintf(tip, sizeof tip, "unit");
+        else snprintf(tip, sizeof tip, "unit (%d bins of %.0f)", nb, (double)l->d_ff / nb);
         mt_svg_text(b, gx + cw * RP_UNIT_BINS / 2, gy + chh * L + 26, "middle", 11, 0, 0, NULL, tip);
         if (!mx) {
             mt_svg_text(b, gx + cw * RP_UNIT_BINS / 2, gy + chh * L / 2, "middle", 12, 0, 0, "#888", "no LAKNs");
