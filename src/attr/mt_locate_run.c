@@ -104,40 +104,6 @@ int mt_locate_result_load(const char *path, json_t **out, mt_err *e) {
 
 /* ---------------------------------------------------------------- the run */
 
-typedef struct {
-    const mt_loc_run *r;
-    json_t *facts;      /* the selected fact objects */
-    json_t *header_langs; /* codes of the data file */
-    mt_err *e;
-} select_ctx;
-
-static int select_fact(void *ctx, int is_header, long lineno, json_t *j, const char *line, size_t len, mt_err *e) {
-    select_ctx *s = ctx;
-    if (is_header) {
-        const json_t *ls = json_object_get(j, "languages");
-        size_t i;
-        const json_t *l;
-        json_array_foreach(ls, i, l) {
-            const char *c = json_string_value(json_object_get(l, "code"));
-            if (c) json_array_append_new(s->header_langs, json_string(c));
-        }
-        return MT_OK;
-    }
-    const char *id = json_string_value(json_object_get(j, "id"));
-    const char *rel = json_string_value(json_object_get(j, "relation"));
-    if (!id || !rel || !json_is_object(json_object_get(j, "langs")))
-        return mt_fail(e, MT_EFORMAT, "%s:%ld: field '%s': missing or not %s", s->r->data_path, lineno,
-                       !id ? "id" : !rel ? "relation" : "langs", !id || !rel ? "a string" : "an object");
-    if (s->r->n_relations) {
-        int hit = 0;
-        for (int i = 0; i < s->r->n_relations && !hit; i++) hit = !strcmp(rel, s->r->relations[i]);
-        if (!hit) return MT_OK;
-    }
-    if (s->r->max_facts && (long)json_array_size(s->facts) >= s->r->max_facts) return MT_OK;
-    json_array_append(s->facts, j);
-    return MT_OK;
-}
-
 static int make_dir(const char *p, mt_err *e) {
     if (mkdir(p, 0777) == 0 || errno == EEXIST) {
         struct stat st;
@@ -186,38 +152,32 @@ static void count_query(void *ctx) { ++*(long *)ctx; }
 int mt_locate_run(const mt_model *m, const mt_tokenizer *tok, const mt_loc_opts *o, const mt_loc_run *r, mt_err *e) {
     if (r->shard_n < 1 || r->shard_k < 0 || r->shard_k >= r->shard_n)
         return mt_fail(e, MT_EINVAL, "shard %d/%d: need 0 <= K < N", r->shard_k, r->shard_n);
-    select_ctx s = {r, json_array(), json_array(), e};
+    mt_dataset ds;
     const char **langs = NULL;
     char *facts_dir = NULL, *scores_root = NULL;
-    json_t *run = NULL;
-    int rc = mt_data_each_line(r->data_path, select_fact, &s, e);
-    if (rc) goto done;
-    int n_langs = r->langs ? r->n_langs : (int)json_array_size(s.header_langs);
-    if (n_langs < 1) {
-        rc = mt_fail(e, MT_EFORMAT, "%s: field 'languages': the header lists no language", r->data_path);
-        goto done;
+    json_t *run = NULL, *facts = json_array();
+    int rc = mt_dataset_load(r->data_path, &ds, e);
+    if (rc) {
+        json_decref(facts);
+        return rc;
     }
+    /* the selection: --relations, then the first --facts */
+    size_t fi;
+    json_t *fact;
+    json_array_foreach(ds.facts, fi, fact) {
+        const char *rel = json_string_value(json_object_get(fact, "relation"));
+        int hit = !r->n_relations;
+        for (int k = 0; k < r->n_relations && !hit; k++) hit = !strcmp(rel, r->relations[k]);
+        if (hit && (!r->max_facts || (long)json_array_size(facts) < r->max_facts)) json_array_append(facts, fact);
+    }
+    int n_langs = r->langs ? r->n_langs : (int)json_array_size(ds.langs);
     langs = calloc(n_langs, sizeof(char *));
     if (!langs) {
         rc = mt_fail(e, MT_ENOMEM, "out of memory");
         goto done;
     }
-    for (int i = 0; i < n_langs; i++) {
-        langs[i] = r->langs ? r->langs[i] : json_string_value(json_array_get(s.header_langs, i));
-        size_t k;
-        json_t *c;
-        int hit = 0;
-        json_array_foreach(s.header_langs, k, c) hit |= !strcmp(json_string_value(c), langs[i]);
-        if (!hit) {
-            char have[256] = "";
-            json_array_foreach(s.header_langs, k, c) {
-                if (k) strncat(have, ",", sizeof have - strlen(have) - 1);
-                strncat(have, json_string_value(c), sizeof have - strlen(have) - 1);
-            }
-            rc = mt_fail(e, MT_EINVAL, "%s: language '%s' is not in the data file (it has %s)", r->data_path, langs[i], have);
-            goto done;
-        }
-    }
+    for (int i = 0; i < n_langs; i++) langs[i] = r->langs ? r->langs[i] : json_string_value(json_array_get(ds.langs, i));
+    if ((rc = mt_dataset_check_langs(&ds, langs, n_langs, e))) goto done;
     json_t *jl = json_array();
     for (int i = 0; i < n_langs; i++) json_array_append_new(jl, json_string(langs[i]));
     run = json_pack("{s:s, s:s, s:s, s:o, s:o}", "schema", "matrice.locate.run.v1", "model", r->model_path, "data",
@@ -232,7 +192,7 @@ int mt_locate_run(const mt_model *m, const mt_tokenizer *tok, const mt_loc_opts 
     if ((rc = make_dir(facts_dir, e)) || (r->keep_scores && (rc = make_dir(scores_root, e)))) goto done;
 
     /* this shard's facts, and which of them are finished already */
-    size_t nf = json_array_size(s.facts);
+    size_t nf = json_array_size(facts);
     mt_loc_progress pr = {0};
     unsigned char *todo = calloc(nf ? nf : 1, 1);
     if (!todo) {
@@ -242,7 +202,7 @@ int mt_locate_run(const mt_model *m, const mt_tokenizer *tok, const mt_loc_opts 
     for (size_t i = 0; i < nf; i++) {
         if ((long)(i % r->shard_n) != r->shard_k) continue;
         pr.total++;
-        char *name = mt_locate_file_name(json_string_value(json_object_get(json_array_get(s.facts, i), "id")));
+        char *name = mt_locate_file_name(json_string_value(json_object_get(json_array_get(facts, i), "id")));
         char *path = name ? mt_path_join(facts_dir, name) : NULL;
         json_t *old = NULL;
         mt_err ignore = {0};
@@ -265,7 +225,7 @@ int mt_locate_run(const mt_model *m, const mt_tokenizer *tok, const mt_loc_opts 
             rc = mt_fail(e, MT_EINTERRUPTED, "interrupted");
             break;
         }
-        const json_t *fact = json_array_get(s.facts, i);
+        const json_t *fact = json_array_get(facts, i);
         const char *id = json_string_value(json_object_get(fact, "id"));
         char *name = mt_locate_file_name(id), *path = NULL, *sdir = NULL;
         if (!name || !(path = mt_path_join(facts_dir, name))) {
@@ -302,8 +262,8 @@ int mt_locate_run(const mt_model *m, const mt_tokenizer *tok, const mt_loc_opts 
     }
     free(todo);
 done:
-    json_decref(s.facts);
-    json_decref(s.header_langs);
+    json_decref(facts);
+    mt_dataset_free(&ds);
     json_decref(run);
     free(langs);
     free(facts_dir);

@@ -126,4 +126,26 @@ int mt_data_y_final(const char *text);
  * ("no [X]", "no [Y]", "several [X]", "several [Y]", "stray bracket", "[Y] before [X]"). */
 const char *mt_data_template_problem(const char *t);
 
+/* ---------------------------------------------------------------- a benchmark file in memory */
+
+/* Every fact of a benchmark file, for the experiments that look facts up by id or draw
+ * unrelated ones (evaluate, edit, enhance, inject). */
+typedef struct mt_dataset {
+    char *path;
+    json_t *header;
+    json_t *facts;  /* fact objects in file order */
+    json_t *index;  /* id -> position in facts */
+    json_t *langs;  /* the header's language codes */
+} mt_dataset;
+
+/* Loads a benchmark file; a fact line without a string id, a relation or a langs object, or an
+ * id given twice, fails with "<path>:<line>: field ...". */
+int mt_dataset_load(const char *path, mt_dataset *d, mt_err *e);
+/* The fact with this id, or NULL. */
+const json_t *mt_dataset_fact(const mt_dataset *d, const char *id);
+/* Fails with "<path>: language 'xx' is not in the data file (it has en,de,...)" unless every
+ * code is one of the header's languages. */
+int mt_dataset_check_langs(const mt_dataset *d, const char *const *codes, int n, mt_err *e);
+void mt_dataset_free(mt_dataset *d);
+
 #endif
