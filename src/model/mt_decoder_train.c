@@ -137,7 +137,7 @@ static void attn_bwd(float *dq, float *dk, float *dv, const float *dctx, const t
 
 /* Scratch of the backward pass. */
 typedef struct {
-    float *dX, *dmid, *dt, *dt2, *dff, *dg, *du, *dq, *dk, *dv, *dctx, *dl, *pr;
+    float *dX, *dmid, *dt, *dt2, *dff, *dg, *du, *dq, *dk, *dv, *dctx;
 } tr_grad;
 
 /* Layer l backward: b->dX holds d(output) [T, d]; accumulates the selected rows' gradients;
@@ -216,7 +216,7 @@ static int dt_rows_grad(const void *impl, void *run, const mt_fact *fact, const 
     tr_layer *ls = mt_calloc((size_t)nl, sizeof *ls);
     const size_t per = lay_layer(&ls[0], c, T, NULL);
     const size_t big = (size_t)T * (qd > d ? (qd > f ? qd : f) : (d > f ? d : f));
-    const size_t nb = (size_t)nl * per + 3 * (size_t)T * d + 13 * big + 2 * (size_t)V;
+    const size_t nb = (size_t)nl * per + 3 * (size_t)T * d + 11 * big;
     float *arena = ls ? malloc(sizeof(float) * nb) : NULL;
     int32_t *ids = malloc(sizeof(int32_t) * (size_t)T);
     if (!ls || !arena || !ids) {
@@ -230,7 +230,6 @@ static int dt_rows_grad(const void *impl, void *run, const mt_fact *fact, const 
     tr_grad b;
     float **bufs[] = {&b.dX, &b.dmid, &b.dt, &b.dt2, &b.dff, &b.dg, &b.du, &b.dq, &b.dk, &b.dv, &b.dctx};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) *bufs[i] = cur, cur += big;
-    b.dl = cur, b.pr = cur + V;
     memcpy(ids, fact->ids, sizeof(int32_t) * (size_t)fact->T);
     for (int t = 0; t + 1 < fact->n_answer; t++) ids[fact->T + t] = fact->answer_ids[t];
     int rc = dec_embed(m, x0, ids, 1, T, e);
@@ -244,24 +243,29 @@ static int dt_rows_grad(const void *impl, void *run, const mt_fact *fact, const 
             layer_fwd(m, r, l, s, T, out, tmp);
             x = out;
         }
-        /* head and loss, one answer position at a time; b.dX collects d(final hidden) */
+        /* head and loss: the answer positions are consecutive, max_B rows at a time;
+         * b.dX collects d(final hidden) */
         double lsum = 0;
         memset(b.dX, 0, sizeof(float) * (size_t)T * d);
-        for (int t = 0; t < fact->n_answer; t++) {
-            const int p = fact->T - 1 + t, y = fact->answer_ids[t];
-            dec_head_fwd(m, r, xtop + (size_t)p * d, 1);
-            double lse = mt_softmax(b.pr, r->logits, V);
-            lsum += lse - r->logits[y];
-            for (int j = 0; j < V; j++) b.dl[j] = b.pr[j];
-            b.dl[y] -= 1;
-            if (c->final_softcap > 0)
-                for (int j = 0; j < V; j++) {
-                    float th = r->logits[j] / c->final_softcap;
-                    b.dl[j] *= 1 - th * th;
-                }
-            mt_matmul_bwd_in(b.dt, b.dl, m->lm_head, 1, d, V, 0);
-            dec_norm_bwd(m, b.dt2, b.dt, xtop + (size_t)p * d, r->hm, r->hr, m->final_w, 1, d);
-            for (int i = 0; i < d; i++) b.dX[(size_t)p * d + i] += b.dt2[i];
+        for (int t0 = 0; t0 < fact->n_answer; t0 += r->max_B) {
+            const int M = fact->n_answer - t0 < r->max_B ? fact->n_answer - t0 : r->max_B;
+            const size_t p0 = (size_t)fact->T - 1 + t0;
+            dec_head_fwd(m, r, xtop + p0 * d, M);
+            for (int k = 0; k < M; k++) {
+                const int y = fact->answer_ids[t0 + k];
+                float *lg = r->logits + (size_t)k * V, *dl = r->dlogits + (size_t)k * V;
+                double lse = mt_softmax(dl, lg, V); /* d(-log p_y)/d logit_j = p_j - 1[j = y] */
+                lsum += lse - lg[y];
+                dl[y] -= 1;
+                if (c->final_softcap > 0)
+                    for (int j = 0; j < V; j++) {
+                        float th = lg[j] / c->final_softcap;
+                        dl[j] *= 1 - th * th;
+                    }
+            }
+            mt_matmul_bwd_in(b.dt, r->dlogits, m->lm_head, M, d, V, 0);
+            dec_norm_bwd(m, b.dt2, b.dt, xtop + p0 * d, r->hm, r->hr, m->final_w, M, d);
+            memcpy(b.dX + p0 * d, b.dt2, sizeof(float) * (size_t)M * d);
         }
         *loss = lsum;
         for (int l = L - 1; l >= lo; l--) layer_bwd(m, r, l, &ls[l - lo], T, &b, sel, n, flags, grads, l == lo);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mt_decoder_impl.h"
@@ -151,6 +152,7 @@ int mt_dec_save_gguf(const void *impl, const char *src, const char *out, mt_err 
     if (!rc) {
         sprintf(tmp, "%s.tmp-XXXXXX", out);
         fd = mkstemp(tmp);
+        if (fd >= 0) fchmod(fd, 0644); /* mkstemp's 0600 is for secrets, not models */
         f = fd >= 0 ? fdopen(fd, "wb") : NULL;
         if (!f) rc = mt_fail(e, MT_EIO, "%s: cannot create: %s", tmp, strerror(errno));
         if (!f && fd >= 0) close(fd);
