@@ -94,14 +94,19 @@ check "after SIGINT + resume the results equal an uninterrupted run" 'cmp -s "$t
     printf '| %s | %s | `%s` |\n' "locate interrupted with SIGINT mid-run, then rerun" "$rc" \
         "$(head -n 1 "$tmp/kerr" | sed 's/|/\\|/g')" >>"$MT_BAD_INPUT_TABLE"
 
-# ---- OpenMPI: two ranks split the facts (only when the MPI build exists: make mpi)
+# ---- OpenMPI: two ranks split the facts (only when the MPI build exists: make mpi). Both sides
+# run with one BLAS/kernel thread per process, since summation order follows the thread count.
 MPI_BIN=${MATRICE_MPI:-build-mpi/matrice}
 if [ -x "$MPI_BIN" ] && command -v mpirun >/dev/null 2>&1; then
-    mpirun --allow-run-as-root --oversubscribe -np 2 "$MPI_BIN" locate --model $M --data $D --quiet \
-        --out "$tmp/mpi" --langs en,de,zh --steps 6 >/dev/null 2>"$tmp/mpierr"
+    export OPENBLAS_NUM_THREADS=1 MT_THREADS=1
+    loc --out "$tmp/one" --langs en,de,zh --steps 6 2>/dev/null
+    "$MATRICE" merge "$tmp/one" --out "$tmp/one.jsonl" --no-timings 2>/dev/null
+    mpirun --allow-run-as-root --oversubscribe -np 2 -x OPENBLAS_NUM_THREADS -x MT_THREADS "$MPI_BIN" locate \
+        --model $M --data $D --quiet --out "$tmp/mpi" --langs en,de,zh --steps 6 >/dev/null 2>"$tmp/mpierr"
     check "mpirun -np 2 finishes ($(head -c 200 "$tmp/mpierr"))" '[ $? -eq 0 ] && [ "$(facts_in "$tmp/mpi")" -eq 12 ]'
     "$MATRICE" merge "$tmp/mpi" --out "$tmp/mpi.jsonl" --no-timings 2>/dev/null
-    check "mpirun -np 2 equals the single-process run" 'cmp -s "$tmp/a.jsonl" "$tmp/mpi.jsonl"'
+    check "mpirun -np 2 equals the single-process run" 'cmp -s "$tmp/one.jsonl" "$tmp/mpi.jsonl"'
+    unset OPENBLAS_NUM_THREADS MT_THREADS
 fi
 
 # ---- bad input
