@@ -314,14 +314,14 @@ static void generic_rows(mt_strbuf *b, const json_t *v, const char *key, int *ro
 /* ---------------------------------------------------------------- page */
 
 static const char *css =
-    "body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;margin:24px auto;max-width:1000px;color:#222;"
+    "body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;margin:24px auto;max-width:1040px;color:#222;"
     "line-height:1.4}\n"
     "h1{font-size:24px;margin-bottom:4px}h2{font-size:19px;border-bottom:1px solid #ccc;margin-top:36px}"
     "h3{font-size:15px;margin:20px 0 6px}\n"
     "table{border-collapse:collapse;font-size:12px;margin:4px 0 10px}"
-    "th,td{border:1px solid #ddd;padding:3px 7px;text-align:left;vertical-align:top}"
+    "th,td{border:1px solid #ddd;padding:3px 5px;text-align:left;vertical-align:top}"
     "th{background:#f3f3f3}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
-    "tbody tr:nth-child(even){background:#fafafa}.ci{color:#777}\n"
+    "tbody tr:nth-child(even){background:#fafafa}.ci{color:#777;font-size:11px}\n"
     "figure{margin:14px 0}figure svg{max-width:100%;height:auto;border:1px solid #eee}"
     "figcaption{font-size:12px;color:#555}.note{font-size:12px;color:#666}"
     "nav{font-size:13px}nav a{margin-right:12px}code{font-size:12px}\n";

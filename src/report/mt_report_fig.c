@@ -395,7 +395,7 @@ int rp_fig_lakn_map(const mt_report *r, mt_strbuf *b) {
             for (int c = 0; c < nb; c++) {
                 int v = grid[y * RP_UNIT_BINS + c];
                 if (!v) continue;
-                mt_svg_seq(gmx > 1 ? 0.2 + 0.8 * (v - 1) / (gmx - 1) : 1, col);
+                mt_svg_seq(gmx > 1 ? 0.35 + 0.65 * (v - 1) / (gmx - 1) : 1, col);
                 int u0 = bin_first_unit(c, l->d_ff, nb), u1 = bin_first_unit(c + 1, l->d_ff, nb) - 1;
                 if (u0 == u1) snprintf(tip, sizeof tip, "layer %d, unit %d: %d LAKNs", y, u0, v);
                 else snprintf(tip, sizeof tip, "layer %d, units %d-%d: %d LAKNs", y, u0, u1, v);
@@ -419,7 +419,7 @@ int rp_fig_lakn_map(const mt_report *r, mt_strbuf *b) {
             continue;
         }
         if (gmx > 1)
-            mt_svg_colorbar(b, gx + cw * RP_UNIT_BINS + 12, gy + 12, 10, fmin(120, chh * L - 12), 0.2, 1, gmx, "%.0f",
+            mt_svg_colorbar(b, gx + cw * RP_UNIT_BINS + 12, gy + 12, 10, fmin(120, chh * L - 12), 0.35, 1, gmx, "%.0f",
                             "facts");
         else
             mt_svg_colorbar(b, gx + cw * RP_UNIT_BINS + 12, gy + 12, 10, 10, 1, 1, 1, "%.0f", "facts");
