@@ -99,7 +99,9 @@ typedef struct mt_fact {
 /* loss (may be NULL) and, when grads is not NULL, its gradient with respect to the parameters
  * of the n selected neurons, grads [n][mt_ffn_rows_size(m, flags)] (layout as there).
  * Everything is computed in one forward and a full-sequence backward that stops at the lowest
- * selected layer; no other weight gradient is formed. Interventions must be cleared. */
+ * selected layer; no other weight gradient is formed. Interventions must be cleared. The run
+ * serves as scratch only: what the last mt_forward cached stays valid. Masked LMs need
+ * T <= the run's max_T; causal LMs allocate their own buffers for the T + n - 1 positions. */
 int mt_ffn_rows_grad(const mt_model *m, mt_run *r, const mt_fact *fact, const mt_neuron_id *sel, int n, int flags,
                      float *grads, double *loss, mt_err *e);
 

@@ -132,8 +132,8 @@ static void check_interventions(const char *name, const char *gold, const mt_mod
     logits_at(m, r, p->ids, p->T, pos, got);
     CHECK(!memcmp(base, got, sizeof(float) * V), "%s: factor 1 changed the logits", name);
     /* factor 0 on a whole layer at the answer position = patch with Z = 0 */
-    const mt_neuron kinds[] = {MT_NEURON_DOWN_INPUT, c->gated ? MT_NEURON_GATE : MT_NEURON_PRE_ACT};
-    for (int kk = 0; kk < (c->causal ? 2 : 1); kk++) {
+    const mt_neuron kinds[] = {MT_NEURON_DOWN_INPUT, c->gated ? MT_NEURON_GATE : MT_NEURON_PRE_ACT, MT_NEURON_UP};
+    for (int kk = 0; kk < (!c->causal ? 1 : c->gated ? 3 : 2); kk++) {
         CHECK(!mt_run_set_neuron(m, r, kinds[kk], &e), "%s: neuron: %s", name, e.msg);
         for (int l = 0; l < L; l++) {
             for (int i = 0; i < f; i++) u[i] = (mt_iv_unit){l, i, 0.0f};
@@ -191,8 +191,14 @@ static void check_grads(const char *name, const char *gold, mt_model *m, mt_run 
     float *g = malloc(sizeof(float) * n * S), *w = malloc(sizeof(float) * n * S), *w0 = malloc(sizeof(float) * n * S);
     mt_err e;
     double loss = 0;
+    const int V = c->vocab_size;
+    float *l0 = malloc(sizeof(float) * V), *l1 = malloc(sizeof(float) * V);
+    logits_at(m, r, p->ids, p->T, p->T - 1, l0);
     int rc = mt_ffn_rows_grad(m, r, &p->fact, sel, n, flags, g, &loss, &e);
     CHECK(!rc, "%s: rows_grad: %s", name, rc ? e.msg : "");
+    CHECK(!mt_head_logits(m, r, p->T - 1, l1, &e) && !memcmp(l0, l1, sizeof(float) * V),
+          "%s: rows_grad disturbed the forward cache", name);
+    free(l0), free(l1);
     if (rc) goto out;
     double ref = ref_loss(m, r, p);
     CHECK(fabs(loss - ref) < 1e-5 * fmax(1, fabs(ref)), "%s: loss %.9g vs forward %.9g", name, loss, ref);
