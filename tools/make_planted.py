@@ -293,12 +293,14 @@ def calibrate(spec, units, params):
     for l in range(N_LAYERS):
         X = ffn_inputs(spec, l)
         for f in range(N_FACTS):
-            todo = [(u, DIM_FACT + f, fact == f) for (ll, u) in units[f]["shared"] if ll == l]
+            # unequal value norms (x0.85, 0.95, 1.05, 1.15 for the shared units, x1 for the
+            # one-language unit), so that no two units of a fact tie
+            todo = [(u, DIM_FACT + f, fact == f, 0.85 + 0.1 * k) for k, (ll, u) in enumerate(units[f]["shared"])
+                    if ll == l]
             if units[f]["one"] and units[f]["one"][0] == l:
-                todo.append((units[f]["one"][1], DIM_ONE + f, (fact == f) & (lang == ONE_LANG[f])))
-            for u, dim, on in todo:
-                # unequal value norms (x0.8 .. x1.2 by unit index), so that no two units tie
-                value = params["value"] * (0.8 + 0.1 * (u % 5))
+                todo.append((units[f]["one"][1], DIM_ONE + f, (fact == f) & (lang == ONE_LANG[f]), 1.0))
+            for u, dim, on, gain in todo:
+                value = params["value"] * gain
                 v_on, v_off = X[on, dim], X[~on, dim]
                 lo, hi = v_on.min(), v_off.max()
                 assert lo > hi + 0.5, (spec.kind, f, l, u, lo, hi)

@@ -34,7 +34,8 @@ static int in_set(const unit_set *s, int l, int u) {
     return 0;
 }
 
-/* The expected set for a fact in a language: shared units + the one-language unit there. */
+/* The expected set for a fact in a language: shared units + the one-language unit there
+ * (lang NULL: in any language). */
 static unit_set expected(json_t *tf, const char *lang) {
     unit_set s = {0};
     json_t *sh = json_object_get(tf, "shared"), *p;
@@ -46,7 +47,8 @@ static unit_set expected(json_t *tf, const char *lang) {
         }
     }
     json_t *one = json_object_get(tf, "one_lang");
-    if (json_is_object(one) && !strcmp(json_string_value(json_object_get(one, "lang")), lang) && s.n < MAXU) {
+    if (json_is_object(one) && (!lang || !strcmp(json_string_value(json_object_get(one, "lang")), lang)) &&
+        s.n < MAXU) {
         json_t *u = json_object_get(one, "unit");
         s.layer[s.n] = (int)json_integer_value(json_array_get(u, 0));
         s.unit[s.n++] = (int)json_integer_value(json_array_get(u, 1));
@@ -70,6 +72,65 @@ static int ranks_first(const float *scores, int L, int F, const unit_set *want, 
     snprintf(why, nwhy, "weakest planted %d:%d = %.4g, strongest other %d:%d = %.4g", lo_l, lo_u, min_in, hi_l, hi_u,
              max_out);
     return min_in > 0 && min_in > MARGIN * fmax(max_out, 0);
+}
+
+/* Whether any fact of the model owns (layer, unit), in any language. */
+static int owned(json_t *tm, int l, int u) {
+    size_t i;
+    json_t *of;
+    json_array_foreach(json_object_get(tm, "facts"), i, of) {
+        unit_set s = expected(of, NULL);
+        if (in_set(&s, l, u)) return 1;
+    }
+    return 0;
+}
+
+/* Suppression through the patch point, one layer at a time (the library's unit of patching):
+ * zeroing the fact's planted units of one layer must cut P(answer) by at least a quarter;
+ * zeroing as many units that no fact owns must change it by under 2%. */
+static void check_suppress(const mt_model *m, const mt_cloze *c, json_t *tm, json_t *tf, const char *lang,
+                           const char *what) {
+    const mt_config *cfg = mt_model_config(m);
+    const int F = cfg->d_ff, pos = c->answer_pos[0];
+    unit_set want = expected(tf, lang);
+    mt_run *r = NULL;
+    mt_err e;
+    float *z = malloc(sizeof(float) * F), *dz = malloc(sizeof(float) * F), *a = malloc(sizeof(float) * F);
+    if (!z || !dz || !a || mt_run_new(m, c->T, 1, &r, &e) || mt_forward(m, r, c->ids, NULL, c->T, &e)) {
+        CHECK(0, "%s: %s", what, z && dz && a ? e.msg : "out of memory");
+        goto done;
+    }
+    for (int l = 0; l < cfg->n_layers; l++) {
+        int n = 0;
+        for (int k = 0; k < want.n; k++) n += want.layer[k] == l;
+        if (!n) continue;
+        memcpy(a, mt_run_ffn_act(r, l, pos), sizeof(float) * F);
+        float p0, p1, p2;
+        memcpy(z, a, sizeof(float) * F);
+        int rc = mt_patch_grad(m, r, l, pos, z, 1, c->answer_ids[0], 0, &p0, dz, &e);
+        for (int k = 0; k < want.n; k++)
+            if (want.layer[k] == l) z[want.unit[k]] = 0;
+        rc = rc ? rc : mt_patch_grad(m, r, l, pos, z, 1, c->answer_ids[0], 0, &p1, dz, &e);
+        /* n units of this layer that no fact owns, picked deterministically */
+        memcpy(z, a, sizeof(float) * F);
+        int picked = 0;
+        for (int u = (l * 7 + 3) % F, tries = 0; picked < n && tries < F; u = (u + 5) % F, tries++) {
+            if (!owned(tm, l, u)) z[u] = 0, picked++;
+        }
+        rc = rc ? rc : mt_patch_grad(m, r, l, pos, z, 1, c->answer_ids[0], 0, &p2, dz, &e);
+        if (rc) {
+            CHECK(0, "%s layer %d: %s", what, l, e.msg);
+            continue;
+        }
+        CHECK(p1 < 0.75 * p0, "%s layer %d: zeroing the %d planted units leaves P = %.4f of %.4f", what, l, n, p1, p0);
+        CHECK(fabs(p2 - p0) < 0.02 * p0, "%s layer %d: zeroing %d unplanted units moves P from %.4f to %.4f", what, l,
+              n, p0, p2);
+    }
+done:
+    mt_run_free(r);
+    free(z);
+    free(dz);
+    free(a);
 }
 
 static void check_model(const char *name, json_t *facts, json_t *truth) {
@@ -121,6 +182,11 @@ static void check_model(const char *name, json_t *facts, json_t *truth) {
                     CHECK(top1[0], "%s '%s': '%s' is not top-1 (p = %.4f)", name, text, obj, p[0]);
                 } else if (c.n_answer == 1) {
                     CHECK(0, "%s '%s': %s", name, text, e.msg);
+                }
+                if (qi == 0 && c.n_answer == 1) {
+                    char what[256];
+                    snprintf(what, sizeof what, "%s %s '%s'", name, id, text);
+                    check_suppress(m, &c, tm, tf, lang, what);
                 }
                 /* IG: AMIG on every query, KN (zero baseline) on the first of each language */
                 for (int method = 0; method < (qi == 0 ? 2 : 1); method++) {
