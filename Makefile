@@ -63,6 +63,7 @@ golden:
 	python3 tools/make_golden_causal.py
 	python3 tools/make_gguf_twins.py
 	python3 tools/make_cli_models.py
+	python3 tools/make_planted.py
 
 clean:
 	rm -rf build build-asan build-mpi
