@@ -305,3 +305,37 @@ int mt_ffn_rows_grad(const mt_model *m, mt_run *r, const mt_fact *fact, const mt
     if (!rc && loss) *loss = l;
     return rc;
 }
+
+/* ---------------------------------------------------------------- AdamW */
+
+int mt_adamw_init(mt_adamw *o, long n, float lr, float weight_decay, mt_err *e) {
+    memset(o, 0, sizeof *o);
+    if (n < 1 || !(lr > 0) || !(weight_decay >= 0)) return mt_fail(e, MT_EINVAL, "AdamW: bad size or rates");
+    o->m = mt_calloc((size_t)n, sizeof(float));
+    o->v = mt_calloc((size_t)n, sizeof(float));
+    if (!o->m || !o->v) {
+        mt_adamw_free(o);
+        return mt_fail(e, MT_ENOMEM, "out of memory");
+    }
+    o->n = n, o->lr = lr, o->weight_decay = weight_decay, o->beta1 = 0.9f, o->beta2 = 0.999f, o->eps = 1e-8f;
+    return MT_OK;
+}
+
+/* as torch.optim.AdamW: p -= lr wd p; m, v moments; p -= lr m^ / (sqrt(v^) + eps) */
+void mt_adamw_step(mt_adamw *o, float *params, const float *grads) {
+    o->t++;
+    const double c1 = 1 - pow(o->beta1, o->t), c2 = 1 - pow(o->beta2, o->t);
+    for (long i = 0; i < o->n; i++) {
+        const float g = grads[i];
+        params[i] -= o->lr * o->weight_decay * params[i];
+        o->m[i] = o->beta1 * o->m[i] + (1 - o->beta1) * g;
+        o->v[i] = o->beta2 * o->v[i] + (1 - o->beta2) * g * g;
+        params[i] -= (float)(o->lr * (o->m[i] / c1) / (sqrt(o->v[i] / c2) + o->eps));
+    }
+}
+
+void mt_adamw_free(mt_adamw *o) {
+    free(o->m);
+    free(o->v);
+    o->m = o->v = NULL;
+}

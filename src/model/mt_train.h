@@ -105,6 +105,20 @@ typedef struct mt_fact {
 int mt_ffn_rows_grad(const mt_model *m, mt_run *r, const mt_fact *fact, const mt_neuron_id *sel, int n, int flags,
                      float *grads, double *loss, mt_err *e);
 
+/* AdamW (decoupled weight decay, bias-corrected moments) over a flat parameter vector, for
+ * knowledge injection: params = mt_ffn_rows_get, grads = mt_ffn_rows_grad, then
+ * mt_ffn_rows_set after each step. */
+typedef struct mt_adamw {
+    float lr, beta1, beta2, eps, weight_decay;
+    long n;
+    int t;
+    float *m, *v;
+} mt_adamw;
+/* beta1 0.9, beta2 0.999, eps 1e-8 (torch's defaults) */
+int mt_adamw_init(mt_adamw *o, long n, float lr, float weight_decay, mt_err *e);
+void mt_adamw_step(mt_adamw *o, float *params, const float *grads);
+void mt_adamw_free(mt_adamw *o);
+
 /* ---------------------------------------------------------------- saving */
 
 /* Writes the current weights. From a HuggingFace folder src_dir: a folder out_dir with
