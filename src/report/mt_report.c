@@ -88,7 +88,7 @@ static void loc_tables(const mt_report *r, mt_strbuf *b) {
 
     /* one row per language, one column per method, so methods compare side by side */
     mt_sb_puts(b, "<h3>Per language: neurons per fact</h3>\n<table><thead><tr><th>language</th><th>family</th>"
-                  "<th>facts</th><th>queries</th><th>mean P(answer)</th>");
+                  "<th>facts</th><th>queries (failed)</th><th>mean P(answer)</th>");
     for (int i = 0; i < r->n_locs; i++) {
         mt_sb_puts(b, "<th>");
         mt_sb_esc(b, r->locs[i]->label);
@@ -120,8 +120,8 @@ static void loc_tables(const mt_report *r, mt_strbuf *b) {
             cell_text(b, g->code);
             cell_text(b, g->family);
             cell_num(b, "%.0f", first->facts);
-            cell_num(b, "%.0f", first->queries);
-            cell_num(b, "%.3f", first->prob_n ? first->prob_sum / first->prob_n : NAN);
+            mt_sb_printf(b, "<td class=\"n\">%d (%d)</td>", first->queries, first->queries_failed);
+            cell_num(b, "%.3g", first->prob_n ? first->prob_sum / first->prob_n : NAN); /* tiny on test models */
             for (int m = 0; m < r->n_locs; m++) {
                 double v = NAN;
                 for (int q = 0; q < r->locs[m]->nlang; q++) {
@@ -130,7 +130,7 @@ static void loc_tables(const mt_report *r, mt_strbuf *b) {
                 }
                 cell_num(b, "%.2f", v);
             }
-            cell_num(b, "%.3f", wl ? wl->w_sum / wl->w_n : NAN);
+            cell_num(b, "%.3g", wl ? wl->w_sum / wl->w_n : NAN);
             mt_sb_puts(b, "</tr>\n");
         }
     }

@@ -354,7 +354,7 @@ int rp_fig_lakn_map(const mt_report *r, mt_strbuf *b) {
     if (!any) return 0;
     const int cols = r->n_locs >= 2 ? 2 : 1;
     const double pw = (FIG_W - 20) / cols, cw = fmin(6.2, (pw - 130) / RP_UNIT_BINS);
-    const double chh = fmax(3, fmin(14, 320.0 / maxL)), ph = 40 + chh * maxL + 40;
+    const double chh = fmax(3, fmin(24, 320.0 / maxL)), ph = 40 + fmax(chh * maxL, 84) + 40;
     const int rows = (r->n_locs + cols - 1) / cols;
     const double H = 40 + rows * ph;
     mt_svg_begin(b, FIG_W, H, "LAKN heat map");
@@ -419,7 +419,7 @@ int rp_fig_lakn_map(const mt_report *r, mt_strbuf *b) {
             continue;
         }
         if (gmx > 1)
-            mt_svg_colorbar(b, gx + cw * RP_UNIT_BINS + 12, gy + 12, 10, fmin(120, chh * L - 12), 0.35, 1, gmx, "%.0f",
+            mt_svg_colorbar(b, gx + cw * RP_UNIT_BINS + 12, gy + 12, 10, fmax(60, fmin(120, chh * L - 12)), 0.35, 1, gmx, "%.0f",
                             "facts");
         else
             mt_svg_colorbar(b, gx + cw * RP_UNIT_BINS + 12, gy + 12, 10, 10, 1, 1, 1, "%.0f", "facts");

@@ -23,7 +23,7 @@ typedef struct rp_lang {
     double w_sum;               /* language confidence w, summed over facts that give it */
     int w_n;
     double prob_sum;            /* P(answer) over the queries of this language */
-    int prob_n, queries;
+    int prob_n, queries, queries_failed; /* failed: the query has an "error" field */
 } rp_lang;
 
 typedef struct rp_neuron {

@@ -329,6 +329,7 @@ static int locate_fact(rp_loc *l, const json_t *o, const char *what, int first, 
             goto out;
         }
         l->lang[li].queries++;
+        if (json_object_get(q, "error")) l->lang[li].queries_failed++;
         if (isfinite(p)) l->lang[li].prob_sum += p, l->lang[li].prob_n++;
     }
 
@@ -504,7 +505,9 @@ static int load_doc(mt_report *r, const char *path, char *buf, json_t *j, mt_err
         return e->code;
     }
     json_t *s = json_object_get(j, "schema");
-    if (!s && json_object_get(j, "layer_histogram")) /* matrice merge's OUT.summary.json */
+    const char *sv = json_string_value(s);
+    if ((!s && json_object_get(j, "layer_histogram")) || (sv && !strncmp(sv, "matrice.locate.summary.", 23)))
+        /* matrice merge's OUT.summary.json */
         return add_doc(r, RP_SUMMARY, path, "matrice merge summary", j, e);
     int rc = MT_OK;
     if (!s) rc = mt_fail(e, MT_EFORMAT, "%s: missing field 'schema' (not a matrice result file)", path);

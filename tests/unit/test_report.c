@@ -280,6 +280,10 @@ static void test_minimal_and_hostile(const char *tmp) {
     CHECK(!mt_report_add_file(r, p2, &e), "hostile single fact: %s", e.msg);
     CHECK(!mt_report_add_file(r, p3, &e), "minimal evaluation: %s", e.msg);
     CHECK(r->n_locs == 2 && r->locs[0]->facts == 2 && !strcmp(r->locs[0]->method, "unknown"), "minimal counted");
+    char p4[600];
+    snprintf(p4, sizeof p4, "%.400s/sum.json", tmp);
+    write_file(p4, "{\"schema\":\"matrice.locate.summary.v1\",\"facts\":3}");
+    CHECK(!mt_report_add_file(r, p4, &e) && r->n_docs == 2 && r->docs[1]->kind == RP_SUMMARY, "merge summary by schema: %s", e.msg);
     mt_report_page pg;
     int rc = mt_report_render(r, &pg, &e);
     CHECK(rc == MT_OK, "render: %s", e.msg);
