@@ -8,10 +8,13 @@
  *
  * Exit status 0 on success, 2 on a usage error, 1 otherwise (errors: one line on stderr). */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "mt_afile.h"
 #include "mt_data.h"
 
 static const char *data_usage =
@@ -76,6 +79,29 @@ static int to_long(const char *cmd, const char *name, const char *s, long lo, lo
 static int fail(const char *cmd, const mt_err *e) {
     fprintf(stderr, "matrice data %s: %s\n", cmd, e->msg);
     return 1;
+}
+
+/* SIGINT/SIGTERM during build or filter: remove the temp files of the atomic writes, say so in
+ * one line, exit 128 + signal; the output file is never left partial (the messages are built
+ * beforehand because a handler may only call async-signal-safe functions). */
+static char sig_msg[2][1200];
+
+static void on_signal(int sig) {
+    int k = sig == SIGINT ? 0 : 1;
+    mt_afile_remove_pending();
+    if (write(2, sig_msg[k], strlen(sig_msg[k])) < 0) { /* nothing more to do */ }
+    _exit(128 + sig);
+}
+
+static void catch_signals(const char *cmd, const char *out) {
+    snprintf(sig_msg[0], sizeof sig_msg[0], "matrice data %s: interrupted (SIGINT); %s not written\n", cmd, out);
+    snprintf(sig_msg[1], sizeof sig_msg[1], "matrice data %s: terminated (SIGTERM); %s not written\n", cmd, out);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 static void print_json(json_t *j) {
@@ -146,6 +172,7 @@ static int cmd_build(int argc, char **argv) {
     bo.n_langs = nl;
     mt_err e = {0};
     mt_data_build_info info;
+    catch_signals("build", out);
     rc = mt_data_build(&bo, out, &info, &e);
     free(copy);
     if (rc) return fail("build", &e);
@@ -227,6 +254,7 @@ static int cmd_filter(int argc, char **argv) {
     mt_data_scorer s;
     if (mt_data_scorer_open(model, &s, &e)) return fail("filter", &e);
     mt_data_filter_info info;
+    catch_signals("filter", out);
     rc = mt_data_filter(in, out, &s, &fo, &info, &e);
     mt_data_scorer_close(&s);
     if (rc) return fail("filter", &e);

@@ -4,6 +4,7 @@
  * Python dict literal {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), } padded with
  * spaces and ended by '\n' so that the data starts at a multiple of 64 bytes. */
 #include "mt_npy.h"
+#include "mt_afile.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -75,27 +76,15 @@ int mt_npy_write_f32(const char *path, const float *data, int ndim, const int64_
     memset(head + 10 + dl, ' ', total - 10 - (size_t)dl - 1);
     head[total - 1] = '\n';
 
-    size_t tl = strlen(path) + 32;
-    char *tmp = malloc(tl);
-    if (!tmp) return mt_fail(e, MT_ENOMEM, "%s: out of memory", path);
-    snprintf(tmp, tl, "%s.tmp.%ld", path, (long)getpid());
-    int rc = MT_OK;
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        rc = mt_fail(e, MT_EIO, "%s: cannot create %s: %s", path, tmp, strerror(errno));
-        free(tmp);
+    mt_afile a; /* atomic: nothing under the target name until the whole file is on disk */
+    int rc = mt_afile_open(&a, path, e);
+    if (rc) return rc;
+    if (fwrite(head, 1, total, a.f) != total || write_all(a.f, data, (size_t)numel)) {
+        rc = mt_fail(e, MT_EIO, "%s: write failed: %s", path, strerror(errno));
+        mt_afile_abort(&a);
         return rc;
     }
-    if (fwrite(head, 1, total, f) != total || write_all(f, data, (size_t)numel) || fflush(f) != 0)
-        rc = mt_fail(e, MT_EIO, "%s: cannot write %s: %s", path, tmp, strerror(errno));
-    else if (fsync(fileno(f)) != 0)
-        rc = mt_fail(e, MT_EIO, "%s: cannot fsync %s: %s", path, tmp, strerror(errno));
-    if (fclose(f) != 0 && !rc) rc = mt_fail(e, MT_EIO, "%s: cannot close %s: %s", path, tmp, strerror(errno));
-    if (!rc && rename(tmp, path) != 0)
-        rc = mt_fail(e, MT_EIO, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
-    if (rc) remove(tmp);
-    free(tmp);
-    return rc;
+    return mt_afile_commit(&a, e);
 }
 
 /* ------------------------------------------------------------------- read */

@@ -1,10 +1,11 @@
 #!/bin/sh
 # CLI tests: the commands' JSON on the golden models, and bad input. Every bad input must give
 # a non-zero exit, exactly one line on stderr that names the file/field, and nothing on stdout.
-# Each case is appended to $MT_BAD_INPUT_TABLE (if set) as a Markdown row for docs/BAD_INPUT.md.
+# Each case is appended to $MT_BAD_INPUT_TABLE (if set) as a Markdown row for docs/BAD_INPUTS.md (tests/cli/lib/bad_input_row.sh).
 : "${MATRICE:=build/matrice}"
 M=tests/golden/models/bert
 X=tests/golden/models/xlmr
+. tests/cli/lib/bad_input_row.sh
 pass=0; fail=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -24,9 +25,7 @@ expect_error() {
     # usage errors may add the usage text; other errors are one line
     if [ "$rc" -ne 2 ] && [ "$lines" -ne 1 ]; then ko "$name: $lines lines on stderr"; return; fi
     ok
-    if [ -n "$MT_BAD_INPUT_TABLE" ]; then
-        printf '| %s | %s | `%s` |\n' "$name" "$rc" "$(echo "$first" | sed 's/|/\\|/g')" >>"$MT_BAD_INPUT_TABLE"
-    fi
+    bad_input_row "$name" "$rc" "$first" "$(bad_input_left "$@")" "$@"
 }
 
 # expect_ok NAME PATTERN -- matrice args...
