@@ -2,10 +2,96 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mt_config.h"
+
+/* ---------------------------------------------------------------- thread pool */
+
+/* One job at a time (ggml-style): workers sleep on a condition variable between jobs, so they
+ * do not compete with OpenBLAS's threads for the cores while a GEMM runs. */
+static struct {
+    pthread_mutex_t mu, job; /* job: held by the thread that owns the pool for one call */
+    pthread_cond_t go, done;
+    int n_threads;           /* workers + the caller */
+    unsigned long gen;       /* job counter: a worker runs each generation once */
+    int running;             /* workers still on the current job */
+    mt_range_fn fn;
+    void *ctx;
+    long n, grain;
+    atomic_long next;
+} pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .job = PTHREAD_MUTEX_INITIALIZER, .go = PTHREAD_COND_INITIALIZER,
+          .done = PTHREAD_COND_INITIALIZER};
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+
+static void run_chunks(void) {
+    const long n = pool.n, g = pool.grain;
+    for (long lo; (lo = atomic_fetch_add(&pool.next, g)) < n;) pool.fn(pool.ctx, lo, lo + g < n ? lo + g : n);
+}
+
+static void *worker(void *arg) {
+    (void)arg;
+    unsigned long seen = 0;
+    pthread_mutex_lock(&pool.mu);
+    for (;;) {
+        while (pool.gen == seen) pthread_cond_wait(&pool.go, &pool.mu);
+        seen = pool.gen;
+        pthread_mutex_unlock(&pool.mu);
+        run_chunks();
+        pthread_mutex_lock(&pool.mu);
+        if (--pool.running == 0) pthread_cond_signal(&pool.done);
+    }
+    return NULL;
+}
+
+static void pool_start(void) {
+    const char *env = getenv("MT_THREADS");
+    long n = env && *env ? strtol(env, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1) n = 1;
+    if (n > 64) n = 64;
+    pool.n_threads = 1;
+    for (long i = 1; i < n; i++) { /* a worker that cannot start just leaves more to the others */
+        pthread_t t;
+        pthread_attr_t at;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        if (!pthread_create(&t, &at, worker, NULL)) pool.n_threads++;
+        pthread_attr_destroy(&at);
+    }
+}
+
+int mt_threads(void) {
+    pthread_once(&pool_once, pool_start);
+    return pool.n_threads;
+}
+
+void mt_parallel_for(long n, long grain, mt_range_fn fn, void *ctx) {
+    if (n <= 0) return;
+    if (grain < 1) grain = 1;
+    if (n <= grain || mt_threads() == 1 || pthread_mutex_trylock(&pool.job)) {
+        fn(ctx, 0, n);
+        return;
+    }
+    pthread_mutex_lock(&pool.mu);
+    pool.fn = fn, pool.ctx = ctx, pool.n = n, pool.grain = grain;
+    atomic_store(&pool.next, 0);
+    pool.running = pool.n_threads - 1;
+    pool.gen++;
+    pthread_cond_broadcast(&pool.go);
+    pthread_mutex_unlock(&pool.mu);
+    run_chunks();
+    pthread_mutex_lock(&pool.mu);
+    while (pool.running > 0) pthread_cond_wait(&pool.done, &pool.mu);
+    pthread_mutex_unlock(&pool.mu);
+    pthread_mutex_unlock(&pool.job);
+}
+
+/* Rows per chunk so that a chunk holds about 16k values (less is not worth a wake-up). */
+static long row_grain(long C) { return C >= 16384 ? 1 : 16384 / (C > 0 ? C : 1); }
 
 void mt_matmul_fwd(float *out, const float *in, const float *w, const float *bias, int N, int C, int OC) {
     if (bias) {
@@ -20,9 +106,29 @@ void mt_matmul_bwd_in(float *din, const float *dout, const float *w, int N, int 
                 accumulate ? 1.0f : 0.0f, din, C);
 }
 
-void mt_layernorm_fwd(float *out, float *mean, float *rstd, const float *in, const float *w,
-                      const float *b, int N, int C, float eps) {
-    for (int n = 0; n < N; n++) {
+typedef struct {
+    float *out;
+    float *mean;
+    float *rstd;
+    const float *in;
+    const float *w;
+    const float *b;
+    int C;
+    float eps;
+} layernorm_fwd_job;
+
+static void layernorm_fwd_range(void *ctx, long lo, long hi) {
+    const layernorm_fwd_job *J = ctx;
+    float *out = J->out;
+    float *mean = J->mean;
+    float *rstd = J->rstd;
+    const float *in = J->in;
+    const float *w = J->w;
+    const float *b = J->b;
+    int C = J->C;
+    float eps = J->eps;
+
+    for (long n = lo; n < hi; n++) {
         const float *x = in + (size_t)n * C;
         float *y = out + (size_t)n * C;
         double s = 0;
@@ -40,9 +146,33 @@ void mt_layernorm_fwd(float *out, float *mean, float *rstd, const float *in, con
     }
 }
 
-void mt_layernorm_bwd(float *din, const float *dout, const float *in, const float *mean,
-                      const float *rstd, const float *w, int N, int C) {
-    for (int n = 0; n < N; n++) {
+void mt_layernorm_fwd(float *out, float *mean, float *rstd, const float *in, const float *w,
+                      const float *b, int N, int C, float eps) {
+    layernorm_fwd_job J = {out, mean, rstd, in, w, b, C, eps};
+    mt_parallel_for(N, row_grain(C), layernorm_fwd_range, &J);
+}
+
+typedef struct {
+    float *din;
+    const float *dout;
+    const float *in;
+    const float *mean;
+    const float *rstd;
+    const float *w;
+    int C;
+} layernorm_bwd_job;
+
+static void layernorm_bwd_range(void *ctx, long lo, long hi) {
+    const layernorm_bwd_job *J = ctx;
+    float *din = J->din;
+    const float *dout = J->dout;
+    const float *in = J->in;
+    const float *mean = J->mean;
+    const float *rstd = J->rstd;
+    const float *w = J->w;
+    int C = J->C;
+
+    for (long n = lo; n < hi; n++) {
         const float *x = in + (size_t)n * C, *dy = dout + (size_t)n * C;
         float *dx = din + (size_t)n * C;
         float m = mean[n], r = rstd[n];
@@ -62,31 +192,66 @@ void mt_layernorm_bwd(float *din, const float *dout, const float *in, const floa
     }
 }
 
+void mt_layernorm_bwd(float *din, const float *dout, const float *in, const float *mean,
+                      const float *rstd, const float *w, int N, int C) {
+    layernorm_bwd_job J = {din, dout, in, mean, rstd, w, C};
+    mt_parallel_for(N, row_grain(C), layernorm_bwd_range, &J);
+}
+
 #define GELU_TANH_C 0.7978845608028654f /* sqrt(2/pi) */
 
-void mt_act_fwd(float *out, const float *in, long n, int act) {
+typedef struct {
+    float *out;
+    const float *in;
+    int act;
+} act_fwd_job;
+
+static void act_fwd_range(void *ctx, long lo, long hi) {
+    const act_fwd_job *J = ctx;
+    float *out = J->out;
+    const float *in = J->in;
+    int act = J->act;
+
     switch (act) {
     case MT_ACT_GELU_ERF:
-        for (long i = 0; i < n; i++) out[i] = 0.5f * in[i] * (1.0f + erff(in[i] * (float)M_SQRT1_2));
+        for (long i = lo; i < hi; i++) out[i] = 0.5f * in[i] * (1.0f + erff(in[i] * (float)M_SQRT1_2));
         break;
     case MT_ACT_GELU_TANH:
-        for (long i = 0; i < n; i++) {
+        for (long i = lo; i < hi; i++) {
             float x = in[i];
             out[i] = 0.5f * x * (1.0f + tanhf(GELU_TANH_C * (x + 0.044715f * x * x * x)));
         }
         break;
     case MT_ACT_SILU:
-        for (long i = 0; i < n; i++) out[i] = in[i] / (1.0f + expf(-in[i]));
+        for (long i = lo; i < hi; i++) out[i] = in[i] / (1.0f + expf(-in[i]));
         break;
     default:
-        for (long i = 0; i < n; i++) out[i] = in[i] > 0 ? in[i] : 0;
+        for (long i = lo; i < hi; i++) out[i] = in[i] > 0 ? in[i] : 0;
     }
 }
 
-void mt_act_bwd(float *din, const float *dout, const float *in, long n, int act) {
+void mt_act_fwd(float *out, const float *in, long n, int act) {
+    act_fwd_job J = {out, in, act};
+    mt_parallel_for(n, 16384, act_fwd_range, &J);
+}
+
+typedef struct {
+    float *din;
+    const float *dout;
+    const float *in;
+    int act;
+} act_bwd_job;
+
+static void act_bwd_range(void *ctx, long lo, long hi) {
+    const act_bwd_job *J = ctx;
+    float *din = J->din;
+    const float *dout = J->dout;
+    const float *in = J->in;
+    int act = J->act;
+
     switch (act) {
     case MT_ACT_GELU_ERF:
-        for (long i = 0; i < n; i++) {
+        for (long i = lo; i < hi; i++) {
             float x = in[i];
             float cdf = 0.5f * (1.0f + erff(x * (float)M_SQRT1_2));
             float pdf = expf(-0.5f * x * x) * 0.3989422804014327f;
@@ -94,7 +259,7 @@ void mt_act_bwd(float *din, const float *dout, const float *in, long n, int act)
         }
         break;
     case MT_ACT_GELU_TANH:
-        for (long i = 0; i < n; i++) {
+        for (long i = lo; i < hi; i++) {
             float x = in[i];
             float u = GELU_TANH_C * (x + 0.044715f * x * x * x);
             float t = tanhf(u);
@@ -103,111 +268,197 @@ void mt_act_bwd(float *din, const float *dout, const float *in, long n, int act)
         }
         break;
     case MT_ACT_SILU:
-        for (long i = 0; i < n; i++) {
+        for (long i = lo; i < hi; i++) {
             float sg = 1.0f / (1.0f + expf(-in[i]));
             din[i] = dout[i] * sg * (1.0f + in[i] * (1.0f - sg));
         }
         break;
     default:
-        for (long i = 0; i < n; i++) din[i] = in[i] > 0 ? dout[i] : 0;
+        for (long i = lo; i < hi; i++) din[i] = in[i] > 0 ? dout[i] : 0;
+    }
+}
+
+void mt_act_bwd(float *din, const float *dout, const float *in, long n, int act) {
+    act_bwd_job J = {din, dout, in, act};
+    mt_parallel_for(n, 16384, act_bwd_range, &J);
+}
+
+typedef struct {
+    float *out;
+    float *att;
+    const float *q;
+    const float *k;
+    const float *v;
+    int T;
+    int H;
+    int D;
+} attention_fwd_job;
+
+static void attention_fwd_range(void *ctx, long lo, long hi) {
+    const attention_fwd_job *J = ctx;
+    float *out = J->out;
+    float *att = J->att;
+    const float *q = J->q;
+    const float *k = J->k;
+    const float *v = J->v;
+    int T = J->T;
+    int H = J->H;
+    int D = J->D;
+
+    const int C = H * D;
+    const float scale = 1.0f / sqrtf((float)D);
+    for (long bh = lo; bh < hi; bh++) {
+        const int b = (int)(bh / H), h = (int)(bh % H);
+        float *A = att + ((size_t)(b * H + h) * T) * T;
+        for (int i = 0; i < T; i++) {
+            const float *qi = q + ((size_t)b * T + i) * C + h * D;
+            float *row = A + (size_t)i * T;
+            float mx = -INFINITY;
+            for (int j = 0; j < T; j++) {
+                const float *kj = k + ((size_t)b * T + j) * C + h * D;
+                float s = 0;
+                for (int d = 0; d < D; d++) s += qi[d] * kj[d];
+                row[j] = s * scale;
+                if (row[j] > mx) mx = row[j];
+            }
+            float sum = 0;
+            for (int j = 0; j < T; j++) {
+                row[j] = expf(row[j] - mx);
+                sum += row[j];
+            }
+            float inv = 1.0f / sum;
+            float *oi = out + ((size_t)b * T + i) * C + h * D;
+            memset(oi, 0, sizeof(float) * D);
+            for (int j = 0; j < T; j++) {
+                row[j] *= inv;
+                const float *vj = v + ((size_t)b * T + j) * C + h * D;
+                for (int d = 0; d < D; d++) oi[d] += row[j] * vj[d];
+            }
+        }
     }
 }
 
 void mt_attention_fwd(float *out, float *att, const float *q, const float *k, const float *v,
                       int B, int T, int H, int D) {
+    attention_fwd_job J = {out, att, q, k, v, T, H, D};
+    mt_parallel_for((long)B * H, 1, attention_fwd_range, &J);
+}
+
+typedef struct {
+    float *dq;
+    float *dk;
+    float *dv;
+    const float *dout;
+    const float *att;
+    const float *q;
+    const float *k;
+    const float *v;
+    int T;
+    int H;
+    int D;
+} attention_bwd_job;
+
+static void attention_bwd_range(void *ctx, long lo, long hi) {
+    const attention_bwd_job *J = ctx;
+    float *dq = J->dq;
+    float *dk = J->dk;
+    float *dv = J->dv;
+    const float *dout = J->dout;
+    const float *att = J->att;
+    const float *q = J->q;
+    const float *k = J->k;
+    const float *v = J->v;
+    int T = J->T;
+    int H = J->H;
+    int D = J->D;
+
     const int C = H * D;
     const float scale = 1.0f / sqrtf((float)D);
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++) {
-            float *A = att + ((size_t)(b * H + h) * T) * T;
-            for (int i = 0; i < T; i++) {
-                const float *qi = q + ((size_t)b * T + i) * C + h * D;
-                float *row = A + (size_t)i * T;
-                float mx = -INFINITY;
-                for (int j = 0; j < T; j++) {
-                    const float *kj = k + ((size_t)b * T + j) * C + h * D;
-                    float s = 0;
-                    for (int d = 0; d < D; d++) s += qi[d] * kj[d];
-                    row[j] = s * scale;
-                    if (row[j] > mx) mx = row[j];
+    float *dp = malloc(sizeof(float) * (size_t)T);
+    if (!dp) return;
+    for (long bh = lo; bh < hi; bh++) {
+        const int b = (int)(bh / H), h = (int)(bh % H);
+        const float *A = att + ((size_t)(b * H + h) * T) * T;
+        for (int i = 0; i < T; i++) {
+            const float *row = A + (size_t)i * T;
+            const float *doi = dout + ((size_t)b * T + i) * C + h * D;
+            /* dP[j] = do_i . v_j ; dv_j += P[j] do_i */
+            float dot = 0;
+            for (int j = 0; j < T; j++) {
+                const float *vj = v + ((size_t)b * T + j) * C + h * D;
+                float *dvj = dv + ((size_t)b * T + j) * C + h * D;
+                float s = 0;
+                for (int d = 0; d < D; d++) {
+                    s += doi[d] * vj[d];
+                    dvj[d] += row[j] * doi[d];
                 }
-                float sum = 0;
-                for (int j = 0; j < T; j++) {
-                    row[j] = expf(row[j] - mx);
-                    sum += row[j];
-                }
-                float inv = 1.0f / sum;
-                float *oi = out + ((size_t)b * T + i) * C + h * D;
-                memset(oi, 0, sizeof(float) * D);
-                for (int j = 0; j < T; j++) {
-                    row[j] *= inv;
-                    const float *vj = v + ((size_t)b * T + j) * C + h * D;
-                    for (int d = 0; d < D; d++) oi[d] += row[j] * vj[d];
+                dp[j] = s;
+                dot += s * row[j];
+            }
+            /* dS[j] = P[j] (dP[j] - sum_j P dP) * scale; dq_i += dS k_j; dk_j += dS q_i */
+            const float *qi = q + ((size_t)b * T + i) * C + h * D;
+            float *dqi = dq + ((size_t)b * T + i) * C + h * D;
+            for (int j = 0; j < T; j++) {
+                float ds = row[j] * (dp[j] - dot) * scale;
+                const float *kj = k + ((size_t)b * T + j) * C + h * D;
+                float *dkj = dk + ((size_t)b * T + j) * C + h * D;
+                for (int d = 0; d < D; d++) {
+                    dqi[d] += ds * kj[d];
+                    dkj[d] += ds * qi[d];
                 }
             }
         }
+    }
+    free(dp);
 }
 
 void mt_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *att,
                       const float *q, const float *k, const float *v, int B, int T, int H, int D) {
-    const int C = H * D;
-    const float scale = 1.0f / sqrtf((float)D);
-    size_t nall = (size_t)B * T * C;
+    size_t nall = (size_t)B * T * H * D;
     memset(dq, 0, sizeof(float) * nall);
     memset(dk, 0, sizeof(float) * nall);
     memset(dv, 0, sizeof(float) * nall);
-    float *dp = malloc(sizeof(float) * (size_t)T);
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++) {
-            const float *A = att + ((size_t)(b * H + h) * T) * T;
-            for (int i = 0; i < T; i++) {
-                const float *row = A + (size_t)i * T;
-                const float *doi = dout + ((size_t)b * T + i) * C + h * D;
-                /* dP[j] = do_i . v_j ; dv_j += P[j] do_i */
-                float dot = 0;
-                for (int j = 0; j < T; j++) {
-                    const float *vj = v + ((size_t)b * T + j) * C + h * D;
-                    float *dvj = dv + ((size_t)b * T + j) * C + h * D;
-                    float s = 0;
-                    for (int d = 0; d < D; d++) {
-                        s += doi[d] * vj[d];
-                        dvj[d] += row[j] * doi[d];
-                    }
-                    dp[j] = s;
-                    dot += s * row[j];
-                }
-                /* dS[j] = P[j] (dP[j] - sum_j P dP) * scale; dq_i += dS k_j; dk_j += dS q_i */
-                const float *qi = q + ((size_t)b * T + i) * C + h * D;
-                float *dqi = dq + ((size_t)b * T + i) * C + h * D;
-                for (int j = 0; j < T; j++) {
-                    float ds = row[j] * (dp[j] - dot) * scale;
-                    const float *kj = k + ((size_t)b * T + j) * C + h * D;
-                    float *dkj = dk + ((size_t)b * T + j) * C + h * D;
-                    for (int d = 0; d < D; d++) {
-                        dqi[d] += ds * kj[d];
-                        dkj[d] += ds * qi[d];
-                    }
-                }
-            }
-        }
-    free(dp);
+    attention_bwd_job J = {dq, dk, dv, dout, att, q, k, v, T, H, D};
+    mt_parallel_for((long)B * H, 1, attention_bwd_range, &J);
 }
 
 double mt_softmax(float *probs, const float *logits, int n) {
     float mx = -INFINITY;
     for (int i = 0; i < n; i++)
         if (logits[i] > mx) mx = logits[i];
+    /* one exp per value (the vocabulary-wide softmax of every patched row is hot); the sum in
+     * double. With mx = +-Inf every value is NaN, which the callers' checks report. */
     double s = 0;
-    for (int i = 0; i < n; i++) s += exp((double)logits[i] - mx);
-    double lse = mx + log(s);
-    for (int i = 0; i < n; i++) probs[i] = (float)exp((double)logits[i] - lse);
-    return lse;
+    for (int i = 0; i < n; i++) {
+        probs[i] = expf(logits[i] - mx);
+        s += probs[i];
+    }
+    const float inv = (float)(1.0 / s);
+    for (int i = 0; i < n; i++) probs[i] *= inv;
+    return mx + log(s);
 }
 
 /* ---------------------------------------------------------------- decoder kernels */
 
-void mt_rmsnorm_fwd(float *out, float *rstd, const float *in, const float *w, int N, int C, float eps) {
-    for (int n = 0; n < N; n++) {
+typedef struct {
+    float *out;
+    float *rstd;
+    const float *in;
+    const float *w;
+    int C;
+    float eps;
+} rmsnorm_fwd_job;
+
+static void rmsnorm_fwd_range(void *ctx, long lo, long hi) {
+    const rmsnorm_fwd_job *J = ctx;
+    float *out = J->out;
+    float *rstd = J->rstd;
+    const float *in = J->in;
+    const float *w = J->w;
+    int C = J->C;
+    float eps = J->eps;
+
+    for (long n = lo; n < hi; n++) {
         const float *x = in + (size_t)n * C;
         float *y = out + (size_t)n * C;
         double s = 0;
@@ -218,8 +469,30 @@ void mt_rmsnorm_fwd(float *out, float *rstd, const float *in, const float *w, in
     }
 }
 
-void mt_rmsnorm_bwd(float *din, const float *dout, const float *in, const float *rstd, const float *w, int N, int C) {
-    for (int n = 0; n < N; n++) {
+void mt_rmsnorm_fwd(float *out, float *rstd, const float *in, const float *w, int N, int C, float eps) {
+    rmsnorm_fwd_job J = {out, rstd, in, w, C, eps};
+    mt_parallel_for(N, row_grain(C), rmsnorm_fwd_range, &J);
+}
+
+typedef struct {
+    float *din;
+    const float *dout;
+    const float *in;
+    const float *rstd;
+    const float *w;
+    int C;
+} rmsnorm_bwd_job;
+
+static void rmsnorm_bwd_range(void *ctx, long lo, long hi) {
+    const rmsnorm_bwd_job *J = ctx;
+    float *din = J->din;
+    const float *dout = J->dout;
+    const float *in = J->in;
+    const float *rstd = J->rstd;
+    const float *w = J->w;
+    int C = J->C;
+
+    for (long n = lo; n < hi; n++) {
         const float *x = in + (size_t)n * C, *dy = dout + (size_t)n * C;
         float *dx = din + (size_t)n * C;
         float r = rstd[n];
@@ -228,6 +501,11 @@ void mt_rmsnorm_bwd(float *din, const float *dout, const float *in, const float 
         float m = (float)(s / C);
         for (int c = 0; c < C; c++) dx[c] = r * (dy[c] * (w ? w[c] : 1.0f) - x[c] * r * m);
     }
+}
+
+void mt_rmsnorm_bwd(float *din, const float *dout, const float *in, const float *rstd, const float *w, int N, int C) {
+    rmsnorm_bwd_job J = {din, dout, in, rstd, w, C};
+    mt_parallel_for(N, row_grain(C), rmsnorm_bwd_range, &J);
 }
 
 void mt_rope_apply(float *x, int n_heads, int D, const float *cos_t, const float *sin_t, int inverse) {
@@ -297,11 +575,38 @@ static const float *kv_at(const float *cache, const float *self, int m, int j, i
     return j < p ? cache + (size_t)j * Ck + hk * D : self + (size_t)m * Ck + hk * D;
 }
 
-void mt_decode_attention_fwd(float *out, float *att, const float *q, const float *kc, const float *vc,
-                             const float *ks, const float *vs, int M, int p, int H, int Hkv, int D,
-                             const mt_attn_rule *rule) {
+typedef struct {
+    float *out;
+    float *att;
+    const float *q;
+    const float *kc;
+    const float *vc;
+    const float *ks;
+    const float *vs;
+    int p;
+    int H;
+    int Hkv;
+    int D;
+    const mt_attn_rule *rule;
+} decode_attention_fwd_job;
+
+static void decode_attention_fwd_range(void *ctx, long lo, long hi) {
+    const decode_attention_fwd_job *J = ctx;
+    float *out = J->out;
+    float *att = J->att;
+    const float *q = J->q;
+    const float *kc = J->kc;
+    const float *vc = J->vc;
+    const float *ks = J->ks;
+    const float *vs = J->vs;
+    int p = J->p;
+    int H = J->H;
+    int Hkv = J->Hkv;
+    int D = J->D;
+    const mt_attn_rule *rule = J->rule;
+
     const int C = H * D, Ck = Hkv * D, group = H / Hkv, n = p + 1;
-    for (int m = 0; m < M; m++)
+    for (long m = lo; m < hi; m++)
         for (int h = 0; h < H; h++) {
             const int hk = h / group;
             const float *qm = q + (size_t)m * C + h * D;
@@ -333,14 +638,51 @@ void mt_decode_attention_fwd(float *out, float *att, const float *q, const float
         }
 }
 
-void mt_decode_attention_bwd(float *dq, float *dks, float *dvs, const float *dout, const float *att,
-                             const float *q, const float *kc, const float *vc, const float *ks, const float *vs,
-                             int M, int p, int H, int Hkv, int D, const mt_attn_rule *rule) {
+void mt_decode_attention_fwd(float *out, float *att, const float *q, const float *kc, const float *vc,
+                             const float *ks, const float *vs, int M, int p, int H, int Hkv, int D,
+                             const mt_attn_rule *rule) {
+    decode_attention_fwd_job J = {out, att, q, kc, vc, ks, vs, p, H, Hkv, D, rule};
+    mt_parallel_for(M, 4, decode_attention_fwd_range, &J);
+}
+
+typedef struct {
+    float *dq;
+    float *dks;
+    float *dvs;
+    const float *dout;
+    const float *att;
+    const float *q;
+    const float *kc;
+    const float *vc;
+    const float *ks;
+    const float *vs;
+    int p;
+    int H;
+    int Hkv;
+    int D;
+    const mt_attn_rule *rule;
+} decode_attention_bwd_job;
+
+static void decode_attention_bwd_range(void *ctx, long lo, long hi) {
+    const decode_attention_bwd_job *J = ctx;
+    float *dq = J->dq;
+    float *dks = J->dks;
+    float *dvs = J->dvs;
+    const float *dout = J->dout;
+    const float *att = J->att;
+    const float *q = J->q;
+    const float *kc = J->kc;
+    const float *vc = J->vc;
+    const float *ks = J->ks;
+    const float *vs = J->vs;
+    int p = J->p;
+    int H = J->H;
+    int Hkv = J->Hkv;
+    int D = J->D;
+    const mt_attn_rule *rule = J->rule;
+
     const int C = H * D, Ck = Hkv * D, group = H / Hkv, n = p + 1;
-    memset(dq, 0, sizeof(float) * (size_t)M * C);
-    memset(dks, 0, sizeof(float) * (size_t)M * Ck);
-    memset(dvs, 0, sizeof(float) * (size_t)M * Ck);
-    for (int m = 0; m < M; m++)
+    for (long m = lo; m < hi; m++)
         for (int h = 0; h < H; h++) {
             const int hk = h / group;
             const float *a = att + ((size_t)m * H + h) * n, *dom = dout + (size_t)m * C + h * D;
@@ -378,4 +720,15 @@ void mt_decode_attention_bwd(float *dq, float *dks, float *dvs, const float *dou
                 }
             }
         }
+}
+
+void mt_decode_attention_bwd(float *dq, float *dks, float *dvs, const float *dout, const float *att,
+                             const float *q, const float *kc, const float *vc, const float *ks, const float *vs,
+                             int M, int p, int H, int Hkv, int D, const mt_attn_rule *rule) {
+    const int C = H * D, Ck = Hkv * D;
+    memset(dq, 0, sizeof(float) * (size_t)M * C);
+    memset(dks, 0, sizeof(float) * (size_t)M * Ck);
+    memset(dvs, 0, sizeof(float) * (size_t)M * Ck);
+    decode_attention_bwd_job J = {dq, dks, dvs, dout, att, q, kc, vc, ks, vs, p, H, Hkv, D, rule};
+    mt_parallel_for(M, 4, decode_attention_bwd_range, &J);
 }

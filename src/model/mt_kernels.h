@@ -5,6 +5,14 @@
 #ifndef MT_KERNELS_H
 #define MT_KERNELS_H
 
+/* Work sharing for the non-GEMM kernels (OpenBLAS threads its own GEMMs): fn(ctx, lo, hi) runs on
+ * chunks of `grain` items of [0, n), taken from a shared counter by the calling thread and the
+ * pool's workers (MT_THREADS or the number of CPUs in all; 1 = everything on the caller). Calls
+ * made while the pool is busy (another thread's job) run on the caller alone. */
+typedef void (*mt_range_fn)(void *ctx, long lo, long hi);
+void mt_parallel_for(long n, long grain, mt_range_fn fn, void *ctx);
+int mt_threads(void);
+
 /* out[N,OC] = in[N,C] . W[OC,C]^T + bias[OC] (bias may be NULL). */
 void mt_matmul_fwd(float *out, const float *in, const float *w, const float *bias, int N, int C, int OC);
 /* din[N,C] (+)= dout[N,OC] . W[OC,C]; accumulate selects += instead of =. */

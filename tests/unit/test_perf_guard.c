@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "mt_ig.h"
+#include "mt_kernels.h"
 #include "mt_model.h"
 #include "mt_test.h"
 
@@ -206,7 +207,29 @@ static void test_group_paths(void) {
     }
 }
 
+/* Every index of [0, n) is visited exactly once, whatever the chunking. */
+static void count_range(void *ctx, long lo, long hi) {
+    int *seen = ctx;
+    for (long i = lo; i < hi; i++) __atomic_fetch_add(&seen[i], 1, __ATOMIC_RELAXED);
+}
+
+static void test_parallel_for(void) {
+    const long n = 100003;
+    int *seen = calloc(n, sizeof(int));
+    long grains[] = {1, 7, 4096, n, 2 * n};
+    for (size_t g = 0; g < sizeof grains / sizeof *grains; g++) {
+        memset(seen, 0, sizeof(int) * n);
+        mt_parallel_for(n, grains[g], count_range, seen);
+        long bad = 0;
+        for (long i = 0; i < n; i++) bad += seen[i] != 1;
+        CHECK(bad == 0, "grain %ld: %ld indices not visited exactly once (%d threads)", grains[g], bad, mt_threads());
+    }
+    mt_parallel_for(0, 1, count_range, seen); /* nothing to do */
+    free(seen);
+}
+
 int main(void) {
+    test_parallel_for();
     test_overflow_guard();
     test_group_paths();
     return mt_test_report();
