@@ -218,13 +218,17 @@ static void eval_row(mt_strbuf *b, const char *method, const char *group, const 
     for (int i = 0; i < rp_n_ci_fields; i++) {
         double m, lo, hi;
         rp_ci(S, rp_ci_fields[i], &m, &lo, &hi);
+        /* relative changes and flip rates in %; Succ is a ratio of changes, shown as is */
+        const int ratio = !strcmp(rp_ci_fields[i], "succ");
+        const double f = ratio ? 1 : 100;
+        const char *fmt = ratio ? "%.2f" : "%.1f";
         mt_sb_puts(b, "<td class=\"n\">");
-        mt_sb_num(b, "%.1f", 100 * m);
+        mt_sb_num(b, fmt, f * m);
         if (isfinite(lo) || isfinite(hi)) {
             mt_sb_puts(b, " <span class=\"ci\">[");
-            mt_sb_num(b, "%.1f", 100 * lo);
+            mt_sb_num(b, fmt, f * lo);
             mt_sb_puts(b, ", ");
-            mt_sb_num(b, "%.1f", 100 * hi);
+            mt_sb_num(b, fmt, f * hi);
             mt_sb_puts(b, "]</span>");
         }
         mt_sb_puts(b, "</td>");
@@ -234,7 +238,7 @@ static void eval_row(mt_strbuf *b, const char *method, const char *group, const 
 
 static void eval_tables(const rp_doc *d, mt_strbuf *b) {
     const char *heads[] = {"method", "", "facts", "queries", "suppress related", "suppress unrelated",
-                           "enhance related", "enhance unrelated", "flip (suppress)", "flip (enhance)", "success"};
+                           "enhance related", "enhance unrelated", "flip (suppress)", "flip (enhance)", "Succ (ratio)"};
     json_t *methods = json_object_get(d->json, "methods");
     const char *groups[] = {NULL, "by_lang", "by_relation"}, *titles[] = {"Overall", "Per language", "Per relation"},
                *gname[] = {NULL, "language", "relation"};
@@ -264,7 +268,8 @@ static void eval_tables(const rp_doc *d, mt_strbuf *b) {
         mt_sb_puts(b, "</tbody></table>\n");
     }
     mt_sb_puts(b, "<p class=\"note\">Relative change of P(answer), (p<sub>after</sub> &#8722; p<sub>before</sub>) / "
-                  "p<sub>before</sub>, and rates, in %; brackets: bootstrap 95% interval.</p>\n");
+                  "p<sub>before</sub>, and argmax flip rates, in %; Succ = |enh<sub>rel</sub> / enh<sub>unrel</sub>| + "
+                  "|sup<sub>rel</sub> / sup<sub>unrel</sub>| as a ratio; brackets: bootstrap 95% interval.</p>\n");
 }
 
 /* Any JSON as key/value rows: nested keys joined by '.', short scalar arrays inline. */
@@ -417,13 +422,27 @@ int mt_report_render(const mt_report *r, mt_report_page *page, mt_err *e) {
         mt_sb_puts(&h, "</h2>\n");
         if (d->kind == RP_EVAL) {
             json_t *mo = json_object_get(d->json, "model"), *nf = json_object_get(d->json, "facts"),
-                   *bs = json_object_get(d->json, "bootstrap");
-            mt_sb_puts(&h, "<p class=\"note\">model ");
-            mt_sb_esc(&h, json_is_string(mo) ? json_string_value(mo) : "?");
-            mt_sb_puts(&h, ", facts ");
+                   *bs = json_object_get(d->json, "bootstrap"), *set = json_object_get(d->json, "set");
+            json_t *da = json_object_get(d->json, "data");
+            mt_sb_puts(&h, "<p class=\"note\">");
+            if (json_is_string(mo)) {
+                mt_sb_puts(&h, "model ");
+                mt_sb_esc(&h, json_string_value(mo));
+                mt_sb_puts(&h, ", ");
+            }
+            if (json_is_string(da)) {
+                mt_sb_puts(&h, "data ");
+                mt_sb_esc(&h, json_string_value(da));
+                mt_sb_puts(&h, ", ");
+            }
+            mt_sb_puts(&h, "facts ");
             mt_sb_num(&h, "%.0f", json_is_number(nf) ? json_number_value(nf) : NAN);
             mt_sb_puts(&h, ", bootstrap resamples ");
             mt_sb_num(&h, "%.0f", json_is_number(bs) ? json_number_value(bs) : NAN);
+            if (json_is_string(set)) {
+                mt_sb_puts(&h, ", neuron set ");
+                mt_sb_esc(&h, json_string_value(set));
+            }
             mt_sb_puts(&h, "</p>\n");
             char name[64], cap[600];
             snprintf(name, sizeof name, n_eval ? "fig-eval-%d.svg" : "fig-eval.svg", n_eval + 1);

@@ -12,7 +12,10 @@ const char *rp_method_color(const char *method, int index) {
     if (!strcmp(method, "matrice")) return "#d55e00";
     if (!strcmp(method, "amig")) return "#0072b2";
     if (!strcmp(method, "kn")) return "#009e73";
-    if (!strcmp(method, "random")) return "#8a8a8a";
+    if (!strncmp(method, "random", 6)) { /* "random", or "random-<method>" controls: greys */
+        static const char *grey[] = {"#8a8a8a", "#5e5e5e", "#b4b4b4"};
+        return grey[index % 3];
+    }
     static const char *more[] = {"#cc79a7", "#e69f00", "#56b4e9", "#6a3d9a", "#b15928"};
     return more[index % 5];
 }
@@ -460,7 +463,10 @@ int rp_fig_eval(const rp_doc *d, mt_strbuf *b) {
     }
     qsort(grp + 1, (size_t)(G - 1), sizeof *grp, cmp_str);
     const char *fields[2][2] = {{"sup_rel", "sup_unrel"}, {"enh_rel", "enh_unrel"}};
-    const char *titles[2] = {"Suppress (activation set to 0)", "Enhance (activation doubled)"};
+    char titles[2][96];
+    json_t *fs = json_object_get(d->json, "suppress"), *fe = json_object_get(d->json, "enhance");
+    snprintf(titles[0], sizeof titles[0], "Suppress (activation x %g)", json_is_number(fs) ? json_number_value(fs) : 0.0);
+    snprintf(titles[1], sizeof titles[1], "Enhance (activation x %g)", json_is_number(fe) ? json_number_value(fe) : 2.0);
     const double ph = 250, H = 60 + 2 * (ph + 40) + 10;
     const double px = 70, pw = FIG_W - px - 20;
     char title[512], tip[512], light[8];

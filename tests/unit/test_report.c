@@ -203,6 +203,9 @@ static void test_render(void) {
     CHECK(strstr(h, "<td class=\"n\">-5.0</td>"), "a mean without interval");
     CHECK(strstr(h, "kn, P36, sup_rel: -30.0% [-40.0, -20.0]"), "per-relation bar tooltip");
     CHECK(strstr(h, "layer 1, unit 2: 1 LAKNs"), "LAKN heat-map cell");
+    CHECK(strstr(h, "Suppress (activation x 0)") && strstr(h, "Enhance (activation x 2)"), "factors from the file");
+    CHECK(strstr(h, "<td class=\"n\">0.90 <span class=\"ci\">[0.80, 1.00]</span>"), "Succ as a ratio");
+    CHECK(strstr(h, "data tests/data/locate-mini.jsonl") && strstr(h, "neuron set lakn"), "evaluation note");
     CHECK(strstr(h, "kn, en: mean 1.50, quartiles 1-2, 2 facts"), "neurons per fact en");
     CHECK(strstr(h, "<td class=\"n\">1.50</td>"), "neurons per fact in the table");
     /* escaping */
