@@ -21,15 +21,22 @@ static const char *base_name(const char *path) {
     return s ? s + 1 : path;
 }
 
-/* "base (file)" when another input already uses `base` as its label. */
-static char *unique_label(const mt_report *r, const char *base, const char *path) {
+static int label_taken(const mt_report *r, const char *label) {
     int taken = 0;
-    for (int i = 0; i < r->n_locs; i++) taken |= !strcmp(r->locs[i]->label, base);
-    for (int i = 0; i < r->n_docs; i++) taken |= !strcmp(r->docs[i]->label, base);
-    if (!taken) return mt_strdup(base);
-    size_t n = strlen(base) + strlen(base_name(path)) + 4;
+    for (int i = 0; i < r->n_locs; i++) taken |= !strcmp(r->locs[i]->label, label);
+    for (int i = 0; i < r->n_docs; i++) taken |= !strcmp(r->docs[i]->label, label);
+    return taken;
+}
+
+/* `base`; "base (file name)" when another input already uses it; then "base (path)", "base (path) #k". */
+static char *unique_label(const mt_report *r, const char *base, const char *path) {
+    if (!label_taken(r, base)) return mt_strdup(base);
+    size_t n = strlen(base) + strlen(path) + 32;
     char *s = mt_malloc(n);
-    if (s) snprintf(s, n, "%s (%s)", base, base_name(path));
+    if (!s) return NULL;
+    snprintf(s, n, "%s (%s)", base, base_name(path));
+    if (label_taken(r, s)) snprintf(s, n, "%s (%s)", base, path);
+    for (int k = 2; label_taken(r, s); k++) snprintf(s, n, "%s (%s) #%d", base, path, k);
     return s;
 }
 

@@ -283,6 +283,11 @@ static void test_minimal_and_hostile(const char *tmp) {
     CHECK(!mt_report_add_file(r, p2, &e), "hostile single fact: %s", e.msg);
     CHECK(!mt_report_add_file(r, p3, &e), "minimal evaluation: %s", e.msg);
     CHECK(r->n_locs == 2 && r->locs[0]->facts == 2 && !strcmp(r->locs[0]->method, "unknown"), "minimal counted");
+    /* the same file three times: three distinct labels */
+    for (int i = 0; i < 3; i++) CHECK(!mt_report_add_file(r, p1, &e), "again: %s", e.msg);
+    CHECK(r->n_locs == 5 && strcmp(r->locs[2]->label, r->locs[3]->label) && strcmp(r->locs[3]->label, r->locs[4]->label) &&
+              strcmp(r->locs[0]->label, r->locs[4]->label),
+          "labels %s | %s | %s", r->locs[2]->label, r->locs[3]->label, r->locs[4]->label);
     char p4[600];
     snprintf(p4, sizeof p4, "%.400s/sum.json", tmp);
     write_file(p4, "{\"schema\":\"matrice.locate.summary.v1\",\"facts\":3}");
