@@ -171,16 +171,20 @@ if [ -f $RAWTAR ] && mkdir -p "$tmp/raw" && tar -xJf $RAWTAR -C "$tmp/raw" 2>/de
     # of a script starts with it ignored), sends SIG when the output is being written
     # (WHEN=write: the open unnamed temp file shows in /proc) or after 1 s (WHEN=early)
     midrun() {
-        sig=$1 when=$2 name=$3 want=$4 o=$tmp/sig-$1-$2.jsonl
-        perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV' "$MATRICE" data build --raw "$tmp/raw" --langs $L10 --out "$o" \
-            >"$tmp/out" 2>"$tmp/err" &
-        p=$! i=0
-        if [ "$when" = write ]; then
-            while [ $i -lt 3000 ] && ! ls -l /proc/$p/fd 2>/dev/null | grep -q -e 'deleted' -e '\.tmp\.'; do sleep 0.01; i=$((i + 1)); done
-        else
-            sleep 1
-        fi
-        kill -"$sig" $p; wait $p; rc=$?
+        sig=$1 when=$2 name=$3 want=$4 o=$tmp/sig-$1-$2.jsonl try=0 rc=0
+        # a fast machine may finish writing before the signal lands: then try again
+        while [ "$rc" -eq 0 ] && [ $try -lt 3 ]; do
+            try=$((try + 1)); rm -f "$o"
+            perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV' "$MATRICE" data build --raw "$tmp/raw" --langs $L10 --out "$o" \
+                >"$tmp/out" 2>"$tmp/err" &
+            p=$! i=0
+            if [ "$when" = write ]; then
+                while [ $i -lt 3000 ] && ! ls -l /proc/$p/fd 2>/dev/null | grep -q -e 'deleted' -e '\.tmp\.'; do sleep 0.01; i=$((i + 1)); done
+            else
+                sleep 1
+            fi
+            kill -"$sig" $p 2>/dev/null; { wait $p; } 2>/dev/null; rc=$?
+        done
         if [ "$sig" = KILL ]; then # no message possible: only the exit status and the files count
             left=$(leftovers "$o")
             if [ "$rc" -ne 137 ]; then ko "$name: exit $rc"
