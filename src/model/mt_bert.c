@@ -180,7 +180,7 @@ static int b_run_new(const bert_model *m, int max_T, int max_B, bert_run **out, 
     r->base.la = mt_calloc((size_t)c->n_layers, sizeof(layer_acts));
     r->batch.la = mt_calloc((size_t)c->n_layers, sizeof(layer_acts));
     r->bytes = lay_run(r, c, NULL);
-    r->arena = (r->base.xs && r->batch.xs && r->base.la && r->batch.la) ? aligned_alloc(64, r->bytes) : NULL;
+    r->arena = (r->base.xs && r->batch.xs && r->base.la && r->batch.la) ? mt_alloc_big(r->bytes) : NULL;
     if (!r->arena) {
         size_t mb = r->bytes >> 20;
         b_run_free(r);

@@ -59,18 +59,10 @@ int mt_bert_patch_layers(const void *impl, void *run, int lo, int n, int pos, co
             memcpy(top + ((size_t)t * M + k) * d, src, sizeof(float) * d);
         }
     bert_head_fwd(m, r, top, R);
-    for (int k = 0; k < R; k++) {
-        float *lg = r->logits + (size_t)k * V, *dl = r->dlogits + (size_t)k * V;
-        mt_softmax(dl, lg, V);
-        float p = dl[target];
-        double lse_p = log((double)p);
-        if (!isfinite(p) || (logprob && !isfinite(lse_p)))
-            return mt_fail(e, MT_ENUMERIC, "layer %d: non-finite probability at patched step %d", lo + k / M, k % M);
-        if (F) F[k] = logprob ? (float)lse_p : p;
-        float sc = logprob ? 1.0f : p;
-        for (int j = 0; j < V; j++) dl[j] = -sc * dl[j];
-        dl[target] += sc;
-    }
+    long bad = mt_target_grad(r->dlogits, F, r->logits, R, V, target, logprob, 0);
+    if (bad >= 0)
+        return mt_fail(e, MT_ENUMERIC, "layer %d: non-finite probability at patched step %d", lo + (int)(bad / M),
+                       (int)(bad % M));
     bert_head_bwd(m, r, r->dh, R); /* r->dh [R][d]: gradient at the answer rows of the top */
     /* dx: gradient at the top for the sequences of the targets below the last layer */
     const int above = (L - 1 < hi ? L - 1 : hi) - lo;

@@ -421,7 +421,7 @@ static int dec_run_new(const void *impl, int max_T, int max_B, void **out, size_
     r->ra = calloc(L, sizeof(row_acts));
     if (r->kc && r->vc && r->ac && r->midc && r->oc && r->ra) {
         r->bytes = lay_run(r, c, NULL);
-        r->arena = aligned_alloc(64, r->bytes);
+        r->arena = mt_alloc_big(r->bytes);
     }
     if (!r->arena) {
         size_t mb = r->bytes >> 20;

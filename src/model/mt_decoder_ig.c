@@ -68,22 +68,10 @@ int mt_dec_patch_layers(const void *impl, void *run, int lo, int n, int pos, con
     }
     const int R = n * M;
     dec_head_fwd(m, r, r->xtop, R);
-    for (int k = 0; k < R; k++) {
-        float *lg = r->logits + (size_t)k * V, *dl = r->dlogits + (size_t)k * V;
-        mt_softmax(dl, lg, V);
-        float pr = dl[target];
-        if (!isfinite(pr) || (logprob && !(pr > 0)))
-            return mt_fail(e, MT_ENUMERIC, "layer %d: non-finite probability at patched step %d", lo + k / M, k % M);
-        if (F) F[k] = logprob ? logf(pr) : pr;
-        float s = logprob ? 1.0f : pr;
-        for (int j = 0; j < V; j++) dl[j] = -s * dl[j];
-        dl[target] += s;
-        if (c->final_softcap > 0)
-            for (int j = 0; j < V; j++) {
-                float t = lg[j] / c->final_softcap;
-                dl[j] *= 1 - t * t;
-            }
-    }
+    long bad = mt_target_grad(r->dlogits, F, r->logits, R, V, target, logprob, c->final_softcap);
+    if (bad >= 0)
+        return mt_fail(e, MT_ENUMERIC, "layer %d: non-finite probability at patched step %d", lo + (int)(bad / M),
+                       (int)(bad % M));
     mt_matmul_bwd_in(r->dt, r->dlogits, m->lm_head, R, d, V, 0);
     dec_norm_bwd(m, r->dx, r->dt, r->xtop, r->hm, r->hr, m->final_w, R, d);
     /* backward: r->dx holds d(output of layer j) for the targets up to j; target j's rows (the

@@ -1,11 +1,13 @@
 #include "mt_kernels.h"
 
 #include <cblas.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "mt_config.h"
@@ -88,6 +90,15 @@ void mt_parallel_for(long n, long grain, mt_range_fn fn, void *ctx) {
     while (pool.running > 0) pthread_cond_wait(&pool.done, &pool.mu);
     pthread_mutex_unlock(&pool.mu);
     pthread_mutex_unlock(&pool.job);
+}
+
+void *mt_alloc_big(size_t bytes) {
+    const size_t huge = (size_t)2 << 20;
+    if (bytes < 2 * huge) return aligned_alloc(64, (bytes + 63) / 64 * 64);
+    size_t n = (bytes + huge - 1) / huge * huge;
+    void *p = aligned_alloc(huge, n);
+    if (p) madvise(p, n, MADV_HUGEPAGE); /* advice only: failure changes nothing */
+    return p;
 }
 
 /* Rows per chunk so that a chunk holds about 16k values (less is not worth a wake-up). */
@@ -436,6 +447,49 @@ double mt_softmax(float *probs, const float *logits, int n) {
     const float inv = (float)(1.0 / s);
     for (int i = 0; i < n; i++) probs[i] *= inv;
     return mx + log(s);
+}
+
+typedef struct {
+    float *dl, *F;
+    const float *lg;
+    int V, target, logprob;
+    float softcap;
+    atomic_long bad; /* first failing row, or LONG_MAX */
+} target_job;
+
+static void target_range(void *ctx, long lo, long hi) {
+    target_job *J = ctx;
+    const int V = J->V;
+    for (long k = lo; k < hi; k++) {
+        const float *lg = J->lg + (size_t)k * V;
+        float *dl = J->dl + (size_t)k * V;
+        mt_softmax(dl, lg, V);
+        float p = dl[J->target];
+        double lp = log((double)p);
+        if (!isfinite(p) || (J->logprob && !isfinite(lp))) {
+            long cur = atomic_load(&J->bad);
+            while (k < cur && !atomic_compare_exchange_weak(&J->bad, &cur, k)) {
+            }
+            continue;
+        }
+        if (J->F) J->F[k] = J->logprob ? (float)lp : p;
+        /* d p_y / d logit_j = p_y (1[j=y] - p_j);  d log p_y / d logit_j = 1[j=y] - p_j */
+        const float s = J->logprob ? 1.0f : p;
+        for (int j = 0; j < V; j++) dl[j] = -s * dl[j];
+        dl[J->target] += s;
+        if (J->softcap > 0)
+            for (int j = 0; j < V; j++) {
+                float t = lg[j] / J->softcap;
+                dl[j] *= 1 - t * t;
+            }
+    }
+}
+
+long mt_target_grad(float *dl, float *F, const float *lg, long R, int V, int target, int logprob, float softcap) {
+    target_job J = {dl, F, lg, V, target, logprob, softcap, LONG_MAX};
+    mt_parallel_for(R, 1, target_range, &J);
+    long bad = atomic_load(&J.bad);
+    return bad == LONG_MAX ? -1 : bad;
 }
 
 /* ---------------------------------------------------------------- decoder kernels */

@@ -5,6 +5,8 @@
 #ifndef MT_KERNELS_H
 #define MT_KERNELS_H
 
+#include <stddef.h>
+
 /* Work sharing for the non-GEMM kernels (OpenBLAS threads its own GEMMs): fn(ctx, lo, hi) runs on
  * chunks of `grain` items of [0, n), taken from a shared counter by the calling thread and the
  * pool's workers (MT_THREADS or the number of CPUs in all; 1 = everything on the caller). Calls
@@ -12,6 +14,11 @@
 typedef void (*mt_range_fn)(void *ctx, long lo, long hi);
 void mt_parallel_for(long n, long grain, mt_range_fn fn, void *ctx);
 int mt_threads(void);
+
+/* A large buffer (a run's activation arena), 64-byte aligned; from 4 MB on 2 MB aligned and
+ * advised for transparent huge pages: a patched pass touches hundreds of MB afresh per query,
+ * and 4 KB pages cost one fault each. Released with free(). */
+void *mt_alloc_big(size_t bytes);
 
 /* out[N,OC] = in[N,C] . W[OC,C]^T + bias[OC] (bias may be NULL). */
 void mt_matmul_fwd(float *out, const float *in, const float *w, const float *bias, int N, int C, int OC);
@@ -40,6 +47,11 @@ void mt_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const 
 
 /* Numerically stable softmax of n logits (double accumulation); returns log-sum-exp. */
 double mt_softmax(float *probs, const float *logits, int n);
+/* The objective of R patched rows: F = P(target) (or log P when logprob) from logits lg [R][V]
+ * into F [R] (may be NULL), and dF/dlogits into dl [R][V]; softcap > 0 means the logits are
+ * cap * tanh(x / cap) and the gradient is taken with respect to x. Rows run in parallel. Returns
+ * the first row whose probability is not finite (or is zero under logprob), or -1. */
+long mt_target_grad(float *dl, float *F, const float *lg, long R, int V, int target, int logprob, float softcap);
 
 #endif
 
