@@ -30,6 +30,10 @@
 int mt_cmd_data(int argc, char **argv); /* matrice data build|stats|validate|filter */
 int mt_cmd_locate(int argc, char **argv); /* matrice locate (cmd_locate.c) */
 int mt_cmd_merge(int argc, char **argv);  /* matrice merge (cmd_locate.c) */
+int mt_cmd_evaluate(int argc, char **argv); /* matrice evaluate|edit|enhance|inject (cmd_exp.c) */
+int mt_cmd_edit(int argc, char **argv);
+int mt_cmd_enhance(int argc, char **argv);
+int mt_cmd_inject(int argc, char **argv);
 int mt_cli_report(int argc, char **argv); /* matrice report (cmd_report.c) */
 
 static const char *usage_text =
@@ -46,6 +50,10 @@ static const char *usage_text =
     "  locate    --model DIR --data FILE --out DIR [--method kn|amig|matrice] [--langs ...]\n"
     "            [--facts N] [--shard K/N] (matrice locate --help for every option)\n"
     "  merge     DIR... --out FILE [--no-timings]\n"
+    "  evaluate  --model DIR --data FILE --neurons RESULTS[,...] [--control random|none]\n"
+    "  edit      --model DIR --data FILE --neurons RESULTS --fact ID --new-object TEXT [--save PATH]\n"
+    "  enhance   --model DIR --data FILE --neurons RESULTS [--factor 2]\n"
+    "  inject    --model DIR --facts FILE --lang L --neurons lakn|random|all-ffn [--results RESULTS]\n"
     "  report    RESULTS... --out DIR   (HTML page with SVG figures)\n"
     "  version\n"
     "DIR: a HuggingFace model folder (config.json, *.safetensors, tokenizer.json) or a .gguf file.\n";
@@ -395,6 +403,10 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "data")) return mt_cmd_data(argc - 2, argv + 2);
     if (!strcmp(cmd, "locate")) return mt_cmd_locate(argc - 2, argv + 2);
     if (!strcmp(cmd, "merge")) return mt_cmd_merge(argc - 2, argv + 2);
+    if (!strcmp(cmd, "evaluate")) return mt_cmd_evaluate(argc - 2, argv + 2);
+    if (!strcmp(cmd, "edit")) return mt_cmd_edit(argc - 2, argv + 2);
+    if (!strcmp(cmd, "enhance")) return mt_cmd_enhance(argc - 2, argv + 2);
+    if (!strcmp(cmd, "inject")) return mt_cmd_inject(argc - 2, argv + 2);
     if (!strcmp(cmd, "report")) return mt_cli_report(argc - 2, argv + 2);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("matrice %s\n", MATRICE_VERSION);
