@@ -119,7 +119,8 @@ static json_t *top_json(const float *v, size_t N, int f, int k) {
 /* One query: IG, normalised scores into A, confidence. MT_EINVAL: the query cannot be used
  * (recorded in qj as "error"); MT_ENUMERIC: the fact fails; other codes are fatal. */
 static int run_query(const mt_model *m, const mt_tokenizer *tok, const mt_loc_opts *o, const char *text,
-                     const char *answer, const char *npy, json_t *qj, float *A, double *conf, mt_err *e) {
+                     const char *answer, const char *npy, const char *reuse, json_t *qj, float *A, double *conf,
+                     mt_err *e) {
     const mt_config *cfg = mt_model_config(m);
     const size_t N = (size_t)cfg->n_layers * cfg->d_ff;
     mt_cloze c = {0};
@@ -127,7 +128,22 @@ static int run_query(const mt_model *m, const mt_tokenizer *tok, const mt_loc_op
     int rc = mt_cloze_make(tok, cfg, text, answer, &c, e);
     if (rc) goto done;
     mt_query q = mt_cloze_query(&c);
-    if ((rc = mt_ig_attribute(m, &q, &o->ig, &res, e))) goto done;
+    if (reuse && mt_file_exists(reuse)) { /* scores of an earlier run: only the probabilities are recomputed */
+        int nd;
+        int64_t shape[8];
+        if ((rc = mt_npy_read_f32(reuse, &res.scores, &nd, shape, e))) goto done;
+        if (nd != 2 || shape[0] != cfg->n_layers || shape[1] != cfg->d_ff) {
+            rc = mt_fail(e, MT_EFORMAT, "%s: shape is not [%d, %d]", reuse, cfg->n_layers, cfg->d_ff);
+            goto done;
+        }
+        res.prob = calloc(c.n_answer, sizeof(double));
+        if (!res.prob) rc = mt_fail(e, MT_ENOMEM, "out of memory");
+        else rc = mt_answer_probs(m, &q, res.prob, e);
+        if (rc) goto done;
+        json_object_set_new(qj, "reused", json_true());
+    } else if ((rc = mt_ig_attribute(m, &q, &o->ig, &res, e))) {
+        goto done;
+    }
     for (size_t i = 0; i < N; i++)
         if (!isfinite(res.scores[i])) {
             rc = mt_fail(e, MT_ENUMERIC, "layer %d: non-finite attribution of unit %d", (int)(i / cfg->d_ff),
@@ -263,17 +279,16 @@ int mt_locate_fact(const mt_model *m, const mt_tokenizer *tok, const json_t *fac
                 rc = mt_fail(e, MT_ENOMEM, "out of memory");
                 break;
             }
-            char *npy = NULL;
-            if (h && h->scores_dir) {
-                char nm[64];
-                snprintf(nm, sizeof nm, "%s-%zu.npy", langs[li], k);
-                npy = mt_path_join(h->scores_dir, nm);
-            }
+            char *npy = NULL, *reuse = NULL, nm[64];
+            snprintf(nm, sizeof nm, "%s-%zu.npy", langs[li], k);
+            if (h && h->scores_dir) npy = mt_path_join(h->scores_dir, nm);
+            if (h && h->reuse_dir) reuse = mt_path_join(h->reuse_dir, nm);
             double c = 0;
             mt_err qe = {0};
             int qrc = !text || !answer ? mt_fail(&qe, MT_EINVAL, "query %zu has no text or the language no object", k)
-                                       : run_query(m, tok, o, text, answer, npy, rec, A, &c, &qe);
+                                       : run_query(m, tok, o, text, answer, npy, reuse, rec, A, &c, &qe);
             free(npy);
+            free(reuse);
             if (h && h->query_done) h->query_done(h->ctx);
             if (qrc == MT_OK) {
                 qs[li].A[qs[li].n] = A;

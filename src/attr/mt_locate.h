@@ -41,6 +41,7 @@ json_t *mt_loc_opts_json(const mt_loc_opts *o);
 typedef struct mt_loc_hooks {
     volatile sig_atomic_t *stop;    /* checked between queries: MT_EINTERRUPTED when set */
     const char *scores_dir;         /* when set, every query's raw score matrix goes there as .npy */
+    const char *reuse_dir;          /* when set, a query's scores are read from there if present */
     void (*query_done)(void *ctx);  /* progress: called after each query */
     void *ctx;
 } mt_loc_hooks;
@@ -81,6 +82,10 @@ typedef struct mt_loc_run {
     long max_facts;                /* first N selected facts (before sharding); 0 = all */
     int shard_k, shard_n;          /* facts with index % n == k; n = 1: all */
     int keep_scores;
+    /* a folder of an earlier run with --keep-scores and the same model, data and IG options
+     * (baseline, multiplier, steps, target, neuron): its raw scores are aggregated again under
+     * this run's method and thresholds instead of recomputing the attribution */
+    const char *reuse;
     volatile sig_atomic_t *stop;
     void (*progress)(void *ctx, const mt_loc_progress *p);
     void *ctx;

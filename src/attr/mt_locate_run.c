@@ -149,6 +149,25 @@ static int check_run_json(const char *out_dir, json_t *want, mt_err *e) {
 
 static void count_query(void *ctx) { ++*(long *)ctx; }
 
+/* The earlier run whose scores are reused must share the model, data and every option that
+ * shapes the raw attribution. */
+static int check_reuse(const char *dir, const json_t *run, mt_err *e) {
+    char *p = mt_path_join(dir, "run.json");
+    json_t *have = NULL;
+    int rc = p ? mt_json_load_file(p, &have, e) : mt_fail(e, MT_ENOMEM, "out of memory");
+    static const char *const keys[] = {"model", "data", NULL}, *const ig[] = {"baseline", "multiplier", "steps", "target", "neuron", NULL};
+    for (int i = 0; !rc && keys[i]; i++)
+        if (!json_equal(json_object_get(have, keys[i]), json_object_get(run, keys[i])))
+            rc = mt_fail(e, MT_EINVAL, "%s: field '%s' differs from this run's; its scores cannot be reused", p, keys[i]);
+    const json_t *ho = json_object_get(have, "options"), *ro = json_object_get(run, "options");
+    for (int i = 0; !rc && ig[i]; i++)
+        if (!json_equal(json_object_get(ho, ig[i]), json_object_get(ro, ig[i])))
+            rc = mt_fail(e, MT_EINVAL, "%s: field 'options.%s' differs from this run's; its scores cannot be reused", p, ig[i]);
+    json_decref(have);
+    free(p);
+    return rc;
+}
+
 int mt_locate_run(const mt_model *m, const mt_tokenizer *tok, const mt_loc_opts *o, const mt_loc_run *r, mt_err *e) {
     if (r->shard_n < 1 || r->shard_k < 0 || r->shard_k >= r->shard_n)
         return mt_fail(e, MT_EINVAL, "shard %d/%d: need 0 <= K < N", r->shard_k, r->shard_n);
@@ -182,6 +201,8 @@ int mt_locate_run(const mt_model *m, const mt_tokenizer *tok, const mt_loc_opts 
     for (int i = 0; i < n_langs; i++) json_array_append_new(jl, json_string(langs[i]));
     run = json_pack("{s:s, s:s, s:s, s:o, s:o}", "schema", "matrice.locate.run.v1", "model", r->model_path, "data",
                     r->data_path, "languages", jl, "options", mt_loc_opts_json(o));
+    if (r->reuse && (rc = check_reuse(r->reuse, run, e))) goto done;
+    if (r->reuse) json_object_set_new(run, "reuse", json_string(r->reuse));
     if ((rc = make_dir(r->out_dir, e)) || (rc = check_run_json(r->out_dir, run, e))) goto done;
     facts_dir = mt_path_join(r->out_dir, "facts");
     scores_root = mt_path_join(r->out_dir, "scores");
@@ -227,19 +248,24 @@ int mt_locate_run(const mt_model *m, const mt_tokenizer *tok, const mt_loc_opts 
         }
         const json_t *fact = json_array_get(facts, i);
         const char *id = json_string_value(json_object_get(fact, "id"));
-        char *name = mt_locate_file_name(id), *path = NULL, *sdir = NULL;
+        char *name = mt_locate_file_name(id), *path = NULL, *sdir = NULL, *rdir = NULL;
         if (!name || !(path = mt_path_join(facts_dir, name))) {
             free(name);
             rc = mt_fail(e, MT_ENOMEM, "out of memory");
             break;
         }
+        name[strlen(name) - 5] = 0; /* the fact's scores folder: its file name without .json */
         if (r->keep_scores) {
-            name[strlen(name) - 5] = 0;
             sdir = mt_path_join(scores_root, name);
             if (!sdir) rc = mt_fail(e, MT_ENOMEM, "out of memory");
             else rc = make_dir(sdir, e);
         }
-        mt_loc_hooks h = {r->stop, sdir, count_query, &pr.queries};
+        if (r->reuse) {
+            char *sr = mt_path_join(r->reuse, "scores");
+            rdir = sr ? mt_path_join(sr, name) : NULL;
+            free(sr);
+        }
+        mt_loc_hooks h = {r->stop, sdir, rdir, count_query, &pr.queries};
         json_t *res = NULL;
         if (!rc) rc = mt_locate_fact(m, tok, fact, langs, n_langs, o, &h, &res, e);
         if (!rc) {
@@ -259,6 +285,7 @@ int mt_locate_run(const mt_model *m, const mt_tokenizer *tok, const mt_loc_opts 
         free(name);
         free(path);
         free(sdir);
+        free(rdir);
     }
     free(todo);
 done:

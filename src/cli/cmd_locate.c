@@ -22,8 +22,9 @@ static const char *locate_usage =
     "         [--baseline zero|amig] [--multiplier delta|activation] [--steps M] [--target prob|logprob]\n"
     "         [--threshold T] [--share P] [--lambda-q X] [--lambda-l X] [--rho R]\n"
     "         [--confidence prob|entropy|none] [--neuron down_input|gate|up|pre_act] [--top K]\n"
-    "         [--keep-scores] [--quiet]\n"
-    "Re-running the same command resumes: finished facts are skipped.\n";
+    "         [--keep-scores] [--reuse DIR] [--quiet]\n"
+    "Re-running the same command resumes: finished facts are skipped. --reuse DIR aggregates the raw\n"
+    "scores an earlier --keep-scores run left in DIR (same model, data and IG options) again.\n";
 
 static const char *merge_usage = "usage: matrice merge DIR... --out FILE [--no-timings]\n";
 
@@ -78,7 +79,7 @@ int mt_cmd_locate(int argc, char **argv) {
     mt_cli_opt o[] = {{"model", NULL, 0},      {"data", NULL, 0},       {"out", NULL, 0},       {"method", NULL, 0},    {"langs", NULL, 0},      {"facts", NULL, 0},
                       {"relations", NULL, 0},  {"shard", NULL, 0},      {"queries", NULL, 0},   {"baseline", NULL, 0},  {"multiplier", NULL, 0}, {"steps", NULL, 0},
                       {"target", NULL, 0},     {"threshold", NULL, 0},  {"share", NULL, 0},     {"lambda-q", NULL, 0},  {"lambda-l", NULL, 0},   {"rho", NULL, 0},
-                      {"confidence", NULL, 0}, {"neuron", NULL, 0},     {"top", NULL, 0},       {"keep-scores", NULL, 1},      {"quiet", NULL, 1}};
+                      {"confidence", NULL, 0}, {"neuron", NULL, 0},     {"top", NULL, 0},       {"keep-scores", NULL, 1}, {"reuse", NULL, 0},      {"quiet", NULL, 1}};
     const int n = sizeof o / sizeof *o;
     int rc = mt_cli_parse(&c, argc, argv, o, n, NULL, 0, NULL);
     if (rc) return rc;
@@ -145,6 +146,7 @@ int mt_cmd_locate(int argc, char **argv) {
         free(langs);
         return mt_cli_usage(&c, "--relations must be a comma-separated list, got", v);
     }
+    run.reuse = mt_cli_get(o, n, "reuse");
     run.langs = (const char *const *)langs;
     run.relations = (const char *const *)rels;
     progress_ctx pc = {mt_cli_get(o, n, "quiet") != NULL, -1, 0};

@@ -58,6 +58,19 @@ loc --out "$tmp/s2" --langs en,de,zh --steps 6 --shard 1/2 2>/dev/null
 "$MATRICE" merge "$tmp/s" "$tmp/s2" --out "$tmp/s.jsonl" --no-timings 2>/dev/null
 check "two shards merge to the whole" 'cmp -s "$tmp/a.jsonl" "$tmp/s.jsonl"'
 
+# ---- --reuse: amig aggregated again from a matrice run's kept scores equals a fresh amig run
+loc --out "$tmp/keep" --langs en,de,zh --steps 6 --keep-scores 2>/dev/null
+check "--keep-scores writes one .npy per usable query" '[ "$(ls "$tmp/keep/scores/P17_Q457_Q142" | grep -c npy)" -ge 3 ]'
+loc --out "$tmp/re" --langs en,de,zh --steps 6 --method amig --reuse "$tmp/keep" 2>/dev/null
+loc --out "$tmp/fresh" --langs en,de,zh --steps 6 --method amig 2>/dev/null
+"$MATRICE" merge "$tmp/re" --out "$tmp/re.jsonl" --no-timings 2>/dev/null
+"$MATRICE" merge "$tmp/fresh" --out "$tmp/fresh.jsonl" --no-timings 2>/dev/null
+check "reused queries are marked" 'grep -q "\"reused\":true" "$tmp/re.jsonl"'
+sed 's/,"reused":true//g' "$tmp/re.jsonl" >"$tmp/re2.jsonl"
+check "amig from reused scores equals a fresh amig run" 'cmp -s "$tmp/re2.jsonl" "$tmp/fresh.jsonl"'
+expect_error "locate: --reuse of a run with other IG options" "field 'options.steps' differs" -- \
+    locate --model $M --data $D --out "$tmp/re3" --langs en,de,zh --steps 7 --reuse "$tmp/keep" --quiet
+
 # ---- SIGKILL mid-run, then resume: nothing lost, nothing repeated, identical results
 slow="--langs en,de --steps 100"
 loc --out "$tmp/full" $slow 2>/dev/null
