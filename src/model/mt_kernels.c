@@ -97,7 +97,9 @@ void *mt_alloc_big(size_t bytes) {
     if (bytes < 2 * huge) return aligned_alloc(64, (bytes + 63) / 64 * 64);
     size_t n = (bytes + huge - 1) / huge * huge;
     void *p = aligned_alloc(huge, n);
-    if (p) madvise(p, n, MADV_HUGEPAGE); /* advice only: failure changes nothing */
+    /* opt-in: on a busy machine, huge pages measured no faster (zeroing and compaction) */
+    const char *env = getenv("MT_THP");
+    if (p && env && *env == '1') madvise(p, n, MADV_HUGEPAGE); /* advice only: failure changes nothing */
     return p;
 }
 

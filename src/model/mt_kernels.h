@@ -15,9 +15,9 @@ typedef void (*mt_range_fn)(void *ctx, long lo, long hi);
 void mt_parallel_for(long n, long grain, mt_range_fn fn, void *ctx);
 int mt_threads(void);
 
-/* A large buffer (a run's activation arena), 64-byte aligned; from 4 MB on 2 MB aligned and
- * advised for transparent huge pages: a patched pass touches hundreds of MB afresh per query,
- * and 4 KB pages cost one fault each. Released with free(). */
+/* A large buffer (a run's activation arena), 64-byte aligned; from 4 MB on 2 MB aligned and,
+ * with MT_THP=1, advised for transparent huge pages (a patched pass touches hundreds of MB
+ * afresh per query, one fault per 4 KB page). Released with free(). */
 void *mt_alloc_big(size_t bytes);
 
 /* out[N,OC] = in[N,C] . W[OC,C]^T + bias[OC] (bias may be NULL). */
