@@ -6,24 +6,9 @@ P=tests/golden/planted
 M=$P/bert
 D=$P/planted.jsonl
 NEW=tests/data/planted-new-facts.jsonl
-pass=0; fail=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-ok() { pass=$((pass + 1)); }
-ko() { fail=$((fail + 1)); echo "FAIL $*"; }
-check() { if eval "$2"; then ok; else ko "$1"; fi; }
-expect_error() {
-    name=$1; want=$2; shift 3
-    "$MATRICE" "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?
-    first=$(head -n 1 "$tmp/err")
-    if [ "$rc" -eq 0 ]; then ko "$name: exit 0"; return; fi
-    if [ -s "$tmp/out" ]; then ko "$name: wrote to stdout"; return; fi
-    case "$first" in *"$want"*) ;; *) ko "$name: stderr '$first' lacks '$want'"; return ;; esac
-    if [ "$rc" -ne 2 ] && [ "$(wc -l <"$tmp/err")" -ne 1 ]; then ko "$name: several lines on stderr"; return; fi
-    ok
-    [ -n "$MT_BAD_INPUT_TABLE" ] && printf '| %s | %s | `%s` |\n' "$name" "$rc" "$(echo "$first" | sed 's/|/\\|/g')" >>"$MT_BAD_INPUT_TABLE"
-    return 0
-}
+. tests/cli/lib/expect.sh
 
 "$MATRICE" locate --model $M --data $D --out "$tmp/loc" --quiet 2>/dev/null
 "$MATRICE" merge "$tmp/loc" --out "$tmp/loc.jsonl" 2>/dev/null

@@ -1,29 +1,12 @@
 #!/bin/sh
 # matrice locate / merge: results per fact, resume, shards, SIGKILL and SIGINT mid-run, MPI,
-# and bad input (each case appended to $MT_BAD_INPUT_TABLE like test_cli.sh's).
+# and bad input (each case a row of the bad-input table: tests/cli/lib/expect.sh).
 : "${MATRICE:=build/matrice}"
 M=tests/golden/cli/qwen2
 D=tests/data/locate-mini.jsonl
-pass=0; fail=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-ok() { pass=$((pass + 1)); }
-ko() { fail=$((fail + 1)); echo "FAIL $*"; }
-check() { if eval "$2"; then ok; else ko "$1"; fi; }
-
-# expect_error NAME SUBSTRING -- matrice args...: non-zero exit, one line naming the problem, no stdout
-expect_error() {
-    name=$1; want=$2; shift 3
-    "$MATRICE" "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?
-    first=$(head -n 1 "$tmp/err")
-    if [ "$rc" -eq 0 ]; then ko "$name: exit 0"; return; fi
-    if [ -s "$tmp/out" ]; then ko "$name: wrote to stdout"; return; fi
-    case "$first" in *"$want"*) ;; *) ko "$name: stderr '$first' lacks '$want'"; return ;; esac
-    if [ "$rc" -ne 2 ] && [ "$(wc -l <"$tmp/err")" -ne 1 ]; then ko "$name: several lines on stderr"; return; fi
-    ok
-    [ -n "$MT_BAD_INPUT_TABLE" ] && printf '| %s | %s | `%s` |\n' "$name" "$rc" "$(echo "$first" | sed 's/|/\\|/g')" >>"$MT_BAD_INPUT_TABLE"
-    return 0
-}
+. tests/cli/lib/expect.sh
 
 facts_in() { ls "$1/facts" 2>/dev/null | grep -c '\.json$'; }
 temps_in() { ls -a "$1/facts" 2>/dev/null | grep -c 'tmp'; }
@@ -84,18 +67,18 @@ kill_run() { # SIG OUT: start a run, wait for its first finished fact, send SIG
     wait $pid
     echo $?
 }
-rc=$(kill_run KILL "$tmp/k")
+rc=$(kill_run KILL "$tmp/k" 2>/dev/null)
 n=$(facts_in "$tmp/k")
 check "SIGKILL stops the run mid-way (exit $rc, $n facts)" '[ "$rc" -ne 0 ] && [ "$n" -ge 1 ] && [ "$n" -lt 12 ]'
 loc --out "$tmp/k" $slow 2>/dev/null
 "$MATRICE" merge "$tmp/k" --out "$tmp/k.jsonl" --no-timings 2>/dev/null
 check "after SIGKILL + resume the results equal an uninterrupted run" 'cmp -s "$tmp/full.jsonl" "$tmp/k.jsonl"'
 check "no temporary file left after resume" '[ "$(temps_in "$tmp/k")" -eq 0 ]'
-[ -n "$MT_BAD_INPUT_TABLE" ] && [ "$n" -lt 12 ] &&
-    printf '| %s | %s | `%s` |\n' "locate killed with SIGKILL mid-run, then rerun" "$rc (137)" \
-        "(no message: killed) finished facts kept ($n of 12), rerun completes, merge equals an uninterrupted run" >>"$MT_BAD_INPUT_TABLE"
+[ "$n" -lt 12 ] && bad_input_row "locate killed with SIGKILL mid-run, then rerun" "$rc" "(killed: no message)" \
+    "finished facts kept ($n of 12), no temp file; the rerun completes and equals an uninterrupted run" \
+    locate --model $M --data $D --out "$tmp/k" $slow
 
-rc=$(kill_run INT "$tmp/i")
+rc=$(kill_run INT "$tmp/i" 2>/dev/null)
 n=$(facts_in "$tmp/i")
 check "SIGINT exits 130 (got $rc)" '[ "$rc" -eq 130 ]'
 check "SIGINT prints how to resume" 'grep -q "rerun the same command to resume" "$tmp/kerr"'
@@ -103,9 +86,9 @@ check "SIGINT leaves no temporary file" '[ "$(temps_in "$tmp/i")" -eq 0 ]'
 loc --out "$tmp/i" $slow 2>/dev/null
 "$MATRICE" merge "$tmp/i" --out "$tmp/i.jsonl" --no-timings 2>/dev/null
 check "after SIGINT + resume the results equal an uninterrupted run" 'cmp -s "$tmp/full.jsonl" "$tmp/i.jsonl"'
-[ -n "$MT_BAD_INPUT_TABLE" ] &&
-    printf '| %s | %s | `%s` |\n' "locate interrupted with SIGINT mid-run, then rerun" "$rc" \
-        "$(head -n 1 "$tmp/kerr" | sed 's/|/\\|/g')" >>"$MT_BAD_INPUT_TABLE"
+bad_input_row "locate interrupted with SIGINT mid-run, then rerun" "$rc" "$(head -n 1 "$tmp/kerr")" \
+    "finished facts kept ($(facts_in "$tmp/i") before the rerun), no temp file; the rerun equals an uninterrupted run" \
+    locate --model $M --data $D --out "$tmp/i" $slow
 
 # ---- OpenMPI: two ranks split the facts (only when the MPI build exists: make mpi). Both sides
 # run with one BLAS/kernel thread per process, since summation order follows the thread count.
