@@ -106,15 +106,65 @@ void *mt_alloc_big(size_t bytes) {
 /* Rows per chunk so that a chunk holds about 16k values (less is not worth a wake-up). */
 static long row_grain(long C) { return C >= 16384 ? 1 : 16384 / (C > 0 ? C : 1); }
 
+/* GEMMs on the pool (MT_GEMM=pool): each chunk of output columns is one single-threaded
+ * cblas_sgemm, and OpenBLAS's own threads stay off, so they cannot spin against the pool's
+ * non-GEMM work. MT_GEMM=blas (the default) leaves the threading to OpenBLAS. */
+void openblas_set_num_threads(int n);
+static int gemm_on_pool = -1;
+
+static int use_pool_gemm(void) {
+    if (gemm_on_pool < 0) {
+        const char *env = getenv("MT_GEMM");
+        gemm_on_pool = env && !strcmp(env, "pool") && mt_threads() > 1;
+        if (gemm_on_pool) openblas_set_num_threads(1);
+    }
+    return gemm_on_pool;
+}
+
+typedef struct {
+    float *out;
+    const float *in, *w;
+    int N, C, OC, bwd;
+    float beta;
+    long chunk;
+} gemm_job;
+
+static void gemm_range(void *ctx, long lo, long hi) {
+    const gemm_job *J = ctx;
+    const long c0 = lo * J->chunk, c1 = hi * J->chunk;
+    if (!J->bwd) { /* out[:, c0:c1] = in . W[c0:c1, :]^T */
+        const long n = (c1 < J->OC ? c1 : J->OC) - c0;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, J->N, (int)n, J->C, 1.0f, J->in, J->C,
+                    J->w + (size_t)c0 * J->C, J->C, J->beta, J->out + c0, J->OC);
+    } else { /* din[:, c0:c1] = dout . W[:, c0:c1] */
+        const long n = (c1 < J->C ? c1 : J->C) - c0;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, J->N, (int)n, J->OC, 1.0f, J->in, J->OC, J->w + c0,
+                    J->C, J->beta, J->out + c0, J->C);
+    }
+}
+
+/* Column chunks: about 4 per thread, multiples of 64, whole GEMM when small. */
+static int pool_gemm(float *out, const float *in, const float *w, int N, int C, int OC, int bwd, float beta) {
+    const long cols = bwd ? C : OC;
+    if (!use_pool_gemm() || (double)N * C * OC < 4e6) return 0;
+    long chunk = (cols + 4L * mt_threads() - 1) / (4L * mt_threads());
+    chunk = (chunk + 63) / 64 * 64;
+    gemm_job J = {out, in, w, N, C, OC, bwd, beta, chunk};
+    mt_parallel_for((cols + chunk - 1) / chunk, 1, gemm_range, &J);
+    return 1;
+}
+
 void mt_matmul_fwd(float *out, const float *in, const float *w, const float *bias, int N, int C, int OC) {
     if (bias) {
         for (int n = 0; n < N; n++) memcpy(out + (size_t)n * OC, bias, sizeof(float) * OC);
     }
+    if (pool_gemm(out, in, w, N, C, OC, 0, bias ? 1.0f : 0.0f)) return;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, in, C, w, C,
                 bias ? 1.0f : 0.0f, out, OC);
 }
 
 void mt_matmul_bwd_in(float *din, const float *dout, const float *w, int N, int C, int OC, int accumulate) {
+    if (pool_gemm(din, dout, w, N, C, OC, 1, accumulate ? 1.0f : 0.0f)) return;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, OC, w, C,
                 accumulate ? 1.0f : 0.0f, din, C);
 }
