@@ -134,8 +134,12 @@ static void test_overflow_guard(void) {
 /* Batched target layers (layer_group 0 = automatic, 2, 3) give the scores of one layer at a
  * time (layer_group 1, the unoptimized path) within 1e-4 relative to the largest score. */
 static void test_group_paths(void) {
+    /* every family and architecture, then the peers' patch points on the decoders */
     const char *models[] = {"models/bert", "models/xlmr", "causal/llama", "causal/qwen2", "causal/gemma3", "causal/bloom",
-                            "causal/gpt2"};
+                            "causal/gpt2", "causal/llama", "causal/llama", "causal/gemma3", "causal/gpt2"};
+    const mt_neuron kinds[] = {MT_NEURON_DOWN_INPUT, MT_NEURON_DOWN_INPUT, MT_NEURON_DOWN_INPUT, MT_NEURON_DOWN_INPUT,
+                               MT_NEURON_DOWN_INPUT, MT_NEURON_DOWN_INPUT, MT_NEURON_DOWN_INPUT, MT_NEURON_GATE,
+                               MT_NEURON_UP, MT_NEURON_GATE, MT_NEURON_PRE_ACT};
     for (size_t i = 0; i < sizeof models / sizeof *models; i++) {
         char dir[256], path[300];
         snprintf(dir, sizeof dir, GOLD "/%s", models[i]);
@@ -171,6 +175,7 @@ static void test_group_paths(void) {
                 o.baseline = amig ? MT_BASELINE_AMIG : MT_BASELINE_ZERO;
                 o.logprob = logprob;
                 o.steps = 7;
+                o.neuron = kinds[i];
                 o.layer_group = 1;
                 mt_ig_result ref, got;
                 int rc = mt_ig_attribute(m, &q, &o, &ref, &e);
@@ -192,8 +197,8 @@ static void test_group_paths(void) {
                         if (x > df) df = x;
                     }
                     CHECK(d < 1e-4 && dp < 1e-5 && df < 1e-5,
-                          "%s amig %d logprob %d group %d: scores %.3g rel, prob %.3g, F %.3g", dir, amig, logprob,
-                          o.layer_group, d, dp, df);
+                          "%s neuron %s amig %d logprob %d group %d: scores %.3g rel, prob %.3g, F %.3g", dir,
+                          mt_neuron_name(kinds[i]), amig, logprob, o.layer_group, d, dp, df);
                     mt_ig_result_free(&got);
                 }
                 mt_ig_result_free(&ref);
