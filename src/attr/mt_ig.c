@@ -267,7 +267,7 @@ int mt_ig_attribute(const mt_model *m, const mt_query *q, const mt_ig_opts *o, m
         if ((rc = mt_forward(m, r, ids, q->types, T, e))) break;
         fl += 2.0 * T * L * layer_macs(c, T);
         float *base = out->baseline + (size_t)t * L * f;
-        if (o->baseline == MT_BASELINE_AMIG && (rc = amig_baseline(m, r, q, ids, T, p, M, base, &fl, e))) break;
+        if (o->baseline == MT_BASELINE_AMIG && (rc = amig_baseline(m, r, q, ids, T, p, G * M, base, &fl, e))) break;
         /* Guards (issue 8): a NaN/Inf anywhere would silently poison the scores. */
         for (int l = lo; l < hi && !rc; l++) {
             long i = first_nonfinite(mt_run_ffn_act(r, l, p), f);
