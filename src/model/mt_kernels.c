@@ -50,7 +50,11 @@ static void *worker(void *arg) {
     return NULL;
 }
 
+/* A forked child has no workers: it runs everything on its one thread. */
+static void pool_after_fork(void) { pool.n_threads = 1; }
+
 static void pool_start(void) {
+    pthread_atfork(NULL, NULL, pool_after_fork);
     const char *env = getenv("MT_THREADS");
     long n = env && *env ? strtol(env, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
     if (n < 1) n = 1;
