@@ -237,6 +237,15 @@ static json_t *acc_json(const acc4 *a) {
                      "acc_lakn", a->n ? (double)a->after_set / a->n : 0.0, "acc_random", a->n ? (double)a->after_ctl / a->n : 0.0);
 }
 
+/* A query before, with the set amplified and with the control amplified. */
+static int score3(const mt_model *m, const mt_tokenizer *tok, const char *text, const char *ans, const mt_neuron_id *set,
+                  const mt_neuron_id *ctl, int n, float factor, mt_score *b, mt_score *a1, mt_score *a2, mt_err *e) {
+    int rc = mt_exp_score(m, tok, text, ans, NULL, 0, 1, b, e);
+    if (!rc) rc = mt_exp_score(m, tok, text, ans, set, n, factor, a1, e);
+    if (!rc) rc = mt_exp_score(m, tok, text, ans, ctl, n, factor, a2, e);
+    return rc;
+}
+
 int mt_enhance(const mt_model *m, const mt_tokenizer *tok, const mt_dataset *d, const mt_results *res,
                const mt_enhance_opts *o, json_t **out, mt_err *e) {
     int n_langs = o->langs ? o->n_langs : (int)json_array_size(d->langs);
@@ -300,9 +309,7 @@ int mt_enhance(const mt_model *m, const mt_tokenizer *tok, const mt_dataset *d, 
             for (size_t q = 0; q < nq && !rc; q++) {
                 mt_score b, a1, a2;
                 mt_err qe = {0};
-                int qrc = mt_exp_score(m, tok, texts[q], ans, NULL, 0, 1, &b, &qe);
-                if (!qrc) qrc = mt_exp_score(m, tok, texts[q], ans, set, n, o->factor, &a1, &qe);
-                if (!qrc) qrc = mt_exp_score(m, tok, texts[q], ans, ctl, n, o->factor, &a2, &qe);
+                int qrc = score3(m, tok, texts[q], ans, set, ctl, n, o->factor, &b, &a1, &a2, &qe);
                 if (qrc == MT_EINVAL) continue;
                 if (qrc) {
                     *e = qe;
@@ -323,9 +330,7 @@ int mt_enhance(const mt_model *m, const mt_tokenizer *tok, const mt_dataset *d, 
             for (size_t q = 0; q < nq && !rc; q++) {
                 mt_score b, a1, a2;
                 mt_err qe = {0};
-                int qrc = mt_exp_score(m, tok, texts[q], ans, NULL, 0, 1, &b, &qe);
-                if (!qrc) qrc = mt_exp_score(m, tok, texts[q], ans, set, n, o->factor, &a1, &qe);
-                if (!qrc) qrc = mt_exp_score(m, tok, texts[q], ans, ctl, n, o->factor, &a2, &qe);
+                int qrc = score3(m, tok, texts[q], ans, set, ctl, n, o->factor, &b, &a1, &a2, &qe);
                 if (qrc == MT_EINVAL) continue;
                 if (qrc) {
                     *e = qe;
