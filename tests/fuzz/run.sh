@@ -56,7 +56,10 @@ for h in $LIST; do [ -d tests/fuzz/regress/$h ] && seed "$h" tests/fuzz/regress/
 
 scratch=/dev/shm
 [ -d /dev/shm ] && [ -w /dev/shm ] || scratch=${TMPDIR:-/tmp}
-export MT_FUZZ_TMP=$scratch
+# a folder of this run for the harnesses' scratch files (a crashing harness cannot clean up)
+export MT_FUZZ_TMP=$scratch/mt-fuzz-run.$$
+mkdir -p "$MT_FUZZ_TMP"
+trap 'rm -rf "$MT_FUZZ_TMP"' EXIT
 failed=0
 for h in $LIST; do
     corpus=$FUZZ_BUILD/corpus/$h art=$FUZZ_BUILD/artifacts/$h/ log=$FUZZ_BUILD/fuzz/$h.log
