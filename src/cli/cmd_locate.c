@@ -36,7 +36,7 @@ static void on_signal(int sig) {
 
 typedef struct {
     int quiet, rank;
-    double t_last;
+    char banner[1024]; /* printed with the first progress line */
 } progress_ctx;
 
 static void fmt_eta(char *buf, size_t n, double s) {
@@ -51,6 +51,7 @@ static void progress(void *ctx, const mt_loc_progress *p) {
     char rank[32] = "";
     if (c->rank >= 0) snprintf(rank, sizeof rank, "[rank %d] ", c->rank);
     if (!p->fact) {
+        fputs(c->banner, stderr);
         fprintf(stderr, "locate: %s%ld facts in this shard, %ld already finished\n", rank, p->total, p->resumed);
         return;
     }
@@ -149,7 +150,7 @@ int mt_cmd_locate(int argc, char **argv) {
     run.reuse = mt_cli_get(o, n, "reuse");
     run.langs = (const char *const *)langs;
     run.relations = (const char *const *)rels;
-    progress_ctx pc = {mt_cli_get(o, n, "quiet") != NULL, -1, 0};
+    progress_ctx pc = {mt_cli_get(o, n, "quiet") != NULL, -1, ""};
 #ifdef MT_WITH_MPI
     int mpi_size = 1, mpi_rank = 0;
     MPI_Init(&argc, &argv);
@@ -184,14 +185,14 @@ int mt_cmd_locate(int argc, char **argv) {
     const mt_config *cfg = mt_model_config(m);
     if (!pc.quiet && pc.rank <= 0) {
         /* the largest allocations of a query: the run state for 64 tokens and m+1 patched rows,
-         * and the fact's per-query score matrices */
+         * and the fact's per-query score matrices; printed once the run's inputs are checked */
         size_t run_bytes = 0;
         if (mt_run_new(m, 64, lo.ig.steps + 1, &probe, &e) == MT_OK) run_bytes = mt_run_bytes(probe);
-        fprintf(stderr,
-                "locate: %s %s, %d layers x %d neurons; memory: %.1f MB for the model, %.1f MB run state per query "
-                "(64 tokens), %.1f MB per query kept until its fact is aggregated\n",
-                mt_loc_method_name(lo.method), model, cfg->n_layers, cfg->d_ff, (resident_bytes() - before) / 1e6,
-                run_bytes / 1e6, (double)cfg->n_layers * cfg->d_ff * 4 / 1e6);
+        snprintf(pc.banner, sizeof pc.banner,
+                 "locate: %s %s, %d layers x %d neurons; memory: %.1f MB for the model, %.1f MB run state per query "
+                 "(64 tokens), %.1f MB per query kept until its fact is aggregated\n",
+                 mt_loc_method_name(lo.method), model, cfg->n_layers, cfg->d_ff, (resident_bytes() - before) / 1e6,
+                 run_bytes / 1e6, (double)cfg->n_layers * cfg->d_ff * 4 / 1e6);
     }
     rc = mt_locate_run(m, tok, &lo, &run, &e);
     if (rc == MT_EINTERRUPTED) {

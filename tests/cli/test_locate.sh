@@ -90,10 +90,11 @@ bad_input_row "locate interrupted with SIGINT mid-run, then rerun" "$rc" "$(head
     "finished facts kept ($(facts_in "$tmp/i") before the rerun), no temp file; the rerun equals an uninterrupted run" \
     locate --model $M --data $D --out "$tmp/i" $slow
 
-# ---- OpenMPI: two ranks split the facts (only when the MPI build exists: make mpi). Both sides
-# run with one BLAS/kernel thread per process, since summation order follows the thread count.
-MPI_BIN=${MATRICE_MPI:-build-mpi/matrice}
-if [ -x "$MPI_BIN" ] && command -v mpirun >/dev/null 2>&1; then
+# ---- OpenMPI: two ranks split the facts (when make test built the MPI binary and names it in
+# $MATRICE_MPI). Both sides run with one BLAS/kernel thread per process, since summation order
+# follows the thread count.
+MPI_BIN=${MATRICE_MPI:-}
+if [ -n "$MPI_BIN" ] && [ -x "$MPI_BIN" ] && command -v mpirun >/dev/null 2>&1; then
     export OPENBLAS_NUM_THREADS=1 MT_THREADS=1
     loc --out "$tmp/one" --langs en,de,zh --steps 6 2>/dev/null
     "$MATRICE" merge "$tmp/one" --out "$tmp/one.jsonl" --no-timings 2>/dev/null
