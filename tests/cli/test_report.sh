@@ -4,14 +4,11 @@
 # and no output folder (nor a temporary one next to it).
 : "${MATRICE:=build/matrice}"
 F=tests/report
-pass=0; fail=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+. tests/cli/lib/expect.sh
 
-ok() { pass=$((pass + 1)); }
-ko() { fail=$((fail + 1)); echo "FAIL $*"; }
-
-# expect_error NAME EXPECTED_SUBSTRING OUT_DIR -- matrice args...
+# expect_error NAME EXPECTED_SUBSTRING OUT_DIR -- matrice args...: also no OUT_DIR, no temp folder
 expect_error() {
     name=$1; want=$2; dir=$3; shift 4
     "$MATRICE" "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?
@@ -24,9 +21,7 @@ expect_error() {
     if [ -n "$dir" ] && [ -e "$dir" ]; then ko "$name: $dir was created"; return; fi
     if ls -d "$tmp"/*.tmp-* >/dev/null 2>&1; then ko "$name: a temporary folder was left"; return; fi
     ok
-    if [ -n "$MT_BAD_INPUT_TABLE" ]; then
-        printf '| %s | %s | `%s` |\n' "$name" "$rc" "$(echo "$first" | sed 's/|/\\|/g')" >>"$MT_BAD_INPUT_TABLE"
-    fi
+    bad_input_row "$name" "$rc" "$first" "none (no $(basename "${dir:-DIR}"), no temporary folder)" "$@"
 }
 
 # ---- a page from every kind of input
