@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "mt_afile.h"
+#include "cli.h"
 #include "mt_data.h"
 
 static const char *data_usage =
@@ -25,60 +26,35 @@ static const char *data_usage =
     "  validate FILE [--max-errors N]\n"
     "  filter   --model DIR --in FILE --out FILE [--min-prob P] [--require all|any]\n";
 
-typedef struct {
-    const char *name;
-    const char *value;
-    int is_flag;
-} dopt;
+/* Options through cli.h; the command is named "data <cmd>" in messages. */
+typedef mt_cli_opt dopt;
+
+static mt_cli data_cli(const char *cmd) {
+    static char name[64];
+    snprintf(name, sizeof name, "data %s", cmd);
+    return (mt_cli){name, data_usage};
+}
 
 static int usage(const char *cmd, const char *msg, const char *arg) {
-    fprintf(stderr, "matrice data %s: %s%s%s\n%s", cmd, msg, arg ? " " : "", arg ? arg : "", data_usage);
-    return 2;
+    mt_cli c = data_cli(cmd);
+    return mt_cli_usage(&c, msg, arg);
 }
 
 /* --name value pairs and flags; at most one positional argument (*pos). */
 static int parse(const char *cmd, int argc, char **argv, dopt *o, int n, const char **pos) {
-    for (int i = 0; i < argc; i++) {
-        if (strncmp(argv[i], "--", 2)) {
-            if (!pos || *pos) return usage(cmd, "unexpected argument", argv[i]);
-            *pos = argv[i];
-            continue;
-        }
-        int k = 0;
-        for (; k < n; k++)
-            if (!strcmp(argv[i] + 2, o[k].name)) break;
-        if (k == n) return usage(cmd, "unknown option", argv[i]);
-        if (o[k].value) return usage(cmd, "option given twice:", argv[i]);
-        if (o[k].is_flag) o[k].value = "";
-        else {
-            if (i + 1 >= argc) return usage(cmd, "missing value for", argv[i]);
-            o[k].value = argv[++i];
-        }
-    }
-    return 0;
-}
-
-static const char *val(const dopt *o, int n, const char *name) {
-    for (int k = 0; k < n; k++)
-        if (!strcmp(o[k].name, name)) return o[k].value;
-    return NULL;
+    mt_cli c = data_cli(cmd);
+    int np = 0;
+    return mt_cli_parse(&c, argc, argv, o, n, pos, pos ? 1 : 0, &np);
 }
 
 static int to_long(const char *cmd, const char *name, const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || errno || v < lo || v > hi) {
-        fprintf(stderr, "matrice data %s: --%s must be an integer in [%ld, %ld], got '%s'\n", cmd, name, lo, hi, s);
-        return 2;
-    }
-    *out = v;
-    return 0;
+    mt_cli c = data_cli(cmd);
+    return mt_cli_long(&c, name, s, lo, hi, out);
 }
 
 static int fail(const char *cmd, const mt_err *e) {
-    fprintf(stderr, "matrice data %s: %s\n", cmd, e->msg);
-    return 1;
+    mt_cli c = data_cli(cmd);
+    return mt_cli_fail(&c, e);
 }
 
 /* SIGINT/SIGTERM during build or filter: remove the temp files of the atomic writes, say so in
@@ -118,27 +94,27 @@ static int cmd_build(int argc, char **argv) {
                 {"one-per-subject", NULL, 1}};
     int n = sizeof o / sizeof *o, rc = parse("build", argc, argv, o, n, NULL);
     if (rc) return rc;
-    const char *raw = val(o, n, "raw"), *langs = val(o, n, "langs"), *out = val(o, n, "out"), *v;
+    const char *raw = mt_cli_get(o, n, "raw"), *langs = mt_cli_get(o, n, "langs"), *out = mt_cli_get(o, n, "out"), *v;
     if (!raw || !langs || !out) return usage("build", "--raw, --langs and --out are required", NULL);
     mt_data_build_opts bo;
     mt_data_build_opts_default(&bo);
     bo.raw_dir = raw;
-    bo.report_path = val(o, n, "report");
-    bo.one_per_subject = val(o, n, "one-per-subject") != NULL;
+    bo.report_path = mt_cli_get(o, n, "report");
+    bo.one_per_subject = mt_cli_get(o, n, "one-per-subject") != NULL;
     long x;
-    if ((v = val(o, n, "max-per-relation"))) {
+    if ((v = mt_cli_get(o, n, "max-per-relation"))) {
         if ((rc = to_long("build", "max-per-relation", v, 0, 100000000, &x))) return rc;
         bo.max_per_relation = (int)x;
     }
-    if ((v = val(o, n, "seed"))) {
+    if ((v = mt_cli_get(o, n, "seed"))) {
         if ((rc = to_long("build", "seed", v, 0, 2147483647L, &x))) return rc;
         bo.seed = (uint64_t)x;
     }
-    if ((v = val(o, n, "max-templates"))) {
+    if ((v = mt_cli_get(o, n, "max-templates"))) {
         if ((rc = to_long("build", "max-templates", v, 1, 1000, &x))) return rc;
         bo.max_templates = (int)x;
     }
-    if ((v = val(o, n, "min-templates"))) {
+    if ((v = mt_cli_get(o, n, "min-templates"))) {
         if ((rc = to_long("build", "min-templates", v, 1, 1000, &x))) return rc;
         bo.min_templates = (int)x;
     }
@@ -194,7 +170,7 @@ static int cmd_stats(int argc, char **argv) {
     mt_err e = {0};
     json_t *st = NULL;
     if (mt_data_stats(file, &st, &e)) return fail("stats", &e);
-    if (val(o, n, "json")) print_json(st);
+    if (mt_cli_get(o, n, "json")) print_json(st);
     else {
         char *t = mt_data_stats_table(st);
         if (t) fputs(t, stdout);
@@ -211,7 +187,7 @@ static int cmd_validate(int argc, char **argv) {
     if (rc) return rc;
     if (!file) return usage("validate", "a benchmark FILE is required", NULL);
     long maxe = 20;
-    if (val(o, n, "max-errors") && (rc = to_long("validate", "max-errors", val(o, n, "max-errors"), 1, 1000000, &maxe)))
+    if (mt_cli_get(o, n, "max-errors") && (rc = to_long("validate", "max-errors", mt_cli_get(o, n, "max-errors"), 1, 1000000, &maxe)))
         return rc;
     mt_err e = {0};
     mt_data_problems p;
@@ -233,10 +209,10 @@ static int cmd_filter(int argc, char **argv) {
     dopt o[] = {{"model", NULL, 0}, {"in", NULL, 0}, {"out", NULL, 0}, {"min-prob", NULL, 0}, {"require", NULL, 0}};
     int n = sizeof o / sizeof *o, rc = parse("filter", argc, argv, o, n, NULL);
     if (rc) return rc;
-    const char *model = val(o, n, "model"), *in = val(o, n, "in"), *out = val(o, n, "out"), *v;
+    const char *model = mt_cli_get(o, n, "model"), *in = mt_cli_get(o, n, "in"), *out = mt_cli_get(o, n, "out"), *v;
     if (!model || !in || !out) return usage("filter", "--model, --in and --out are required", NULL);
     mt_data_filter_opts fo = {-1.0, 1, model};
-    if ((v = val(o, n, "min-prob"))) {
+    if ((v = mt_cli_get(o, n, "min-prob"))) {
         char *end;
         double p = strtod(v, &end);
         if (!*v || *end || !(p >= 0 && p <= 1)) {
@@ -245,7 +221,7 @@ static int cmd_filter(int argc, char **argv) {
         }
         fo.min_prob = p;
     }
-    if ((v = val(o, n, "require"))) {
+    if ((v = mt_cli_get(o, n, "require"))) {
         if (!strcmp(v, "all")) fo.require_all = 1;
         else if (!strcmp(v, "any")) fo.require_all = 0;
         else return usage("filter", "--require must be all or any, got", v);

@@ -22,6 +22,7 @@
 #include "mt_kernels.h"
 #include "mt_model.h"
 #include "mt_npy.h"
+#include "cli.h"
 #include "mt_tokenizer.h"
 
 #define MATRICE_VERSION "0.1.0"
@@ -58,66 +59,29 @@ static const char *usage_text =
     "  version\n"
     "DIR: a HuggingFace model folder (config.json, *.safetensors, tokenizer.json) or a .gguf file.\n";
 
-/* ---------------------------------------------------------------- options */
+/* ---------------------------------------------------------------- options (cli.h) */
 
-typedef struct {
-    const char *name;
-    const char *value; /* NULL when absent; "" for flags that are present */
-    int is_flag;
-} opt;
+typedef mt_cli_opt opt;
 
 static int usage_error(const char *cmd, const char *msg, const char *arg) {
-    fprintf(stderr, "matrice %s: %s%s%s\n%s", cmd, msg, arg ? " " : "", arg ? arg : "", usage_text);
-    return 2;
+    mt_cli c = {cmd, usage_text};
+    return mt_cli_usage(&c, msg, arg);
 }
 
 /* Fills opts from argv; every argument must be a known --name (with a value unless a flag). */
 static int parse_opts(const char *cmd, int argc, char **argv, opt *opts, int nopts) {
-    for (int i = 0; i < argc; i++) {
-        int k = 0;
-        for (; k < nopts; k++)
-            if (!strncmp(argv[i], "--", 2) && !strcmp(argv[i] + 2, opts[k].name)) break;
-        if (k == nopts) return usage_error(cmd, "unknown argument", argv[i]);
-        if (opts[k].is_flag) {
-            opts[k].value = "";
-        } else {
-            if (i + 1 >= argc) return usage_error(cmd, "missing value for", argv[i]);
-            opts[k].value = argv[++i];
-        }
-    }
-    return 0;
-}
-
-static const char *get(const opt *opts, int n, const char *name) {
-    for (int k = 0; k < n; k++)
-        if (!strcmp(opts[k].name, name)) return opts[k].value;
-    return NULL;
+    mt_cli c = {cmd, usage_text};
+    return mt_cli_parse(&c, argc, argv, opts, nopts, NULL, 0, NULL);
 }
 
 static int parse_int(const char *cmd, const char *name, const char *s, int lo, int hi, int *out) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) {
-        fprintf(stderr, "matrice %s: --%s must be an integer in [%d, %d], got '%s'\n", cmd, name, lo, hi, s);
-        return 2;
-    }
-    *out = (int)v;
-    return 0;
+    mt_cli c = {cmd, usage_text};
+    return mt_cli_int(&c, name, s, lo, hi, out);
 }
 
 static int fail(const char *cmd, const mt_err *e) {
-    fprintf(stderr, "matrice %s: %s\n", cmd, e->msg);
-    return 1;
-}
-
-static void emit(json_t *doc) {
-    char *s = json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(9));
-    if (s) {
-        fputs(s, stdout);
-        fputc('\n', stdout);
-        free(s);
-    }
-    json_decref(doc);
+    mt_cli c = {cmd, NULL};
+    return mt_cli_fail(&c, e);
 }
 
 static json_t *ids_json(const int32_t *ids, int n) {
@@ -141,14 +105,14 @@ static int cmd_tokenize(int argc, char **argv) {
     opt o[] = {{"model", NULL, 0}, {"text", NULL, 0}, {"no-special", NULL, 1}};
     int n = sizeof o / sizeof *o, rc = parse_opts("tokenize", argc, argv, o, n);
     if (rc) return rc;
-    const char *dir = get(o, n, "model"), *text = get(o, n, "text");
+    const char *dir = mt_cli_get(o, n, "model"), *text = mt_cli_get(o, n, "text");
     if (!dir || !text) return usage_error("tokenize", "--model and --text are required", NULL);
     mt_err e = {0};
     mt_tokenizer *tok = NULL;
     if (mt_tok_load(dir, &tok, &e)) return fail("tokenize", &e);
     int32_t *ids = NULL;
     int T = 0;
-    if (mt_tok_encode(tok, text, get(o, n, "no-special") == NULL, &ids, &T, &e)) {
+    if (mt_tok_encode(tok, text, mt_cli_get(o, n, "no-special") == NULL, &ids, &T, &e)) {
         mt_tok_free(tok);
         return fail("tokenize", &e);
     }
@@ -156,7 +120,7 @@ static int cmd_tokenize(int argc, char **argv) {
     json_object_set_new(doc, "text", json_string(text));
     json_object_set_new(doc, "ids", ids_json(ids, T));
     json_object_set_new(doc, "tokens", tokens_json(tok, ids, T));
-    emit(doc);
+    mt_cli_emit(doc);
     free(ids);
     mt_tok_free(tok);
     return 0;
@@ -178,10 +142,10 @@ static int cmd_predict(int argc, char **argv) {
     opt o[] = {{"model", NULL, 0}, {"query", NULL, 0}, {"top", NULL, 0}};
     int n = sizeof o / sizeof *o, rc = parse_opts("predict", argc, argv, o, n);
     if (rc) return rc;
-    const char *dir = get(o, n, "model"), *query = get(o, n, "query");
+    const char *dir = mt_cli_get(o, n, "model"), *query = mt_cli_get(o, n, "query");
     if (!dir || !query) return usage_error("predict", "--model and --query are required", NULL);
     int top = 10;
-    if (get(o, n, "top") && (rc = parse_int("predict", "top", get(o, n, "top"), 1, 1000, &top))) return rc;
+    if (mt_cli_get(o, n, "top") && (rc = parse_int("predict", "top", mt_cli_get(o, n, "top"), 1, 1000, &top))) return rc;
     mt_err e = {0};
     mt_tokenizer *tok = NULL;
     mt_model *m = NULL;
@@ -224,7 +188,7 @@ static int cmd_predict(int argc, char **argv) {
         free(text);
     }
     json_object_set_new(doc, "top", tops);
-    emit(doc);
+    mt_cli_emit(doc);
 done:
     free(logits);
     free(probs);
@@ -250,32 +214,32 @@ static int cmd_attribute(int argc, char **argv) {
                {"top", NULL, 0},        {"scores", NULL, 0}, {"neuron", NULL, 0}};
     int n = sizeof o / sizeof *o, rc = parse_opts("attribute", argc, argv, o, n);
     if (rc) return rc;
-    const char *dir = get(o, n, "model"), *query = get(o, n, "query"), *answer = get(o, n, "answer");
+    const char *dir = mt_cli_get(o, n, "model"), *query = mt_cli_get(o, n, "query"), *answer = mt_cli_get(o, n, "answer");
     if (!dir || !query || !answer) return usage_error("attribute", "--model, --query and --answer are required", NULL);
     mt_ig_opts opts;
     mt_ig_opts_default(&opts);
-    const char *method = get(o, n, "method") ? get(o, n, "method") : "kn";
+    const char *method = mt_cli_get(o, n, "method") ? mt_cli_get(o, n, "method") : "kn";
     if (!strcmp(method, "kn")) opts.baseline = MT_BASELINE_ZERO;
     else if (!strcmp(method, "amig")) opts.baseline = MT_BASELINE_AMIG;
     else return usage_error("attribute", "--method must be kn or amig, got", method);
     const char *v;
-    if ((v = get(o, n, "baseline"))) {
+    if ((v = mt_cli_get(o, n, "baseline"))) {
         if (!strcmp(v, "zero")) opts.baseline = MT_BASELINE_ZERO;
         else if (!strcmp(v, "amig")) opts.baseline = MT_BASELINE_AMIG;
         else return usage_error("attribute", "--baseline must be zero or amig, got", v);
     }
-    if ((v = get(o, n, "target"))) {
+    if ((v = mt_cli_get(o, n, "target"))) {
         if (!strcmp(v, "prob")) opts.logprob = 0;
         else if (!strcmp(v, "logprob")) opts.logprob = 1;
         else return usage_error("attribute", "--target must be prob or logprob, got", v);
     }
-    if ((v = get(o, n, "multiplier"))) {
+    if ((v = mt_cli_get(o, n, "multiplier"))) {
         if (!strcmp(v, "delta")) opts.multiplier = MT_MULT_DELTA;
         else if (!strcmp(v, "activation")) opts.multiplier = MT_MULT_ACTIVATION;
         else return usage_error("attribute", "--multiplier must be delta or activation, got", v);
     }
-    if ((v = get(o, n, "steps")) && (rc = parse_int("attribute", "steps", v, 1, 10000, &opts.steps))) return rc;
-    if ((v = get(o, n, "neuron"))) {
+    if ((v = mt_cli_get(o, n, "steps")) && (rc = parse_int("attribute", "steps", v, 1, 10000, &opts.steps))) return rc;
+    if ((v = mt_cli_get(o, n, "neuron"))) {
         const mt_neuron kinds[] = {MT_NEURON_DOWN_INPUT, MT_NEURON_GATE, MT_NEURON_UP, MT_NEURON_PRE_ACT};
         size_t k = 0;
         while (k < 4 && strcmp(v, mt_neuron_name(kinds[k]))) k++;
@@ -283,8 +247,8 @@ static int cmd_attribute(int argc, char **argv) {
         opts.neuron = kinds[k];
     }
     int top = 20;
-    if ((v = get(o, n, "top")) && (rc = parse_int("attribute", "top", v, 0, 1 << 30, &top))) return rc;
-    const char *scores_path = get(o, n, "scores");
+    if ((v = mt_cli_get(o, n, "top")) && (rc = parse_int("attribute", "top", v, 0, 1 << 30, &top))) return rc;
+    const char *scores_path = mt_cli_get(o, n, "scores");
 
     mt_err e = {0};
     mt_tokenizer *tok = NULL;
@@ -357,7 +321,7 @@ static int cmd_attribute(int argc, char **argv) {
     json_object_set_new(doc, "seconds", json_real(res.seconds));
     json_object_set_new(doc, "gflop", json_real(res.flops * 1e-9));
     if (scores_path) json_object_set_new(doc, "scores_file", json_string(scores_path));
-    emit(doc);
+    mt_cli_emit(doc);
 done:
     free(order);
     mt_ig_result_free(&res);

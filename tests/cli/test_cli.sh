@@ -104,7 +104,7 @@ expect_error "answer the tokenizer cannot express" "cannot express" -- attribute
 expect_error "invalid UTF-8 in the query" "UTF-8" -- predict --model $M --query "$(printf 'caf\351 [Y] .')"
 expect_error "steps out of range" "--steps" -- attribute --model $M --query "a [Y] ." --answer France --steps 0
 expect_error "unknown method" "--method" -- attribute --model $M --query "a [Y] ." --answer France --method foo
-expect_error "unknown option" "unknown argument" -- predict --model $M --query "a [Y] ." --bogus
+expect_error "unknown option" "unknown option --bogus" -- predict --model $M --query "a [Y] ." --bogus
 expect_error "unknown command" "unknown command" -- frobnicate
 expect_error "scores file in a missing folder" "$tmp/no/dir" -- attribute --model $M --query "Paris is the capital of [Y] ." --answer France --steps 2 --scores "$tmp/no/dir/s.npy"
 
