@@ -237,13 +237,32 @@ static json_t *acc_json(const acc4 *a) {
                      "acc_lakn", a->n ? (double)a->after_set / a->n : 0.0, "acc_random", a->n ? (double)a->after_ctl / a->n : 0.0);
 }
 
-/* A query before, with the set amplified and with the control amplified. */
-static int score3(const mt_model *m, const mt_tokenizer *tok, const char *text, const char *ans, const mt_neuron_id *set,
-                  const mt_neuron_id *ctl, int n, float factor, mt_score *b, mt_score *a1, mt_score *a2, mt_err *e) {
-    int rc = mt_exp_score(m, tok, text, ans, NULL, 0, 1, b, e);
-    if (!rc) rc = mt_exp_score(m, tok, text, ans, set, n, factor, a1, e);
-    if (!rc) rc = mt_exp_score(m, tok, text, ans, ctl, n, factor, a2, e);
-    return rc;
+/* The queries of a fact in a language (at most max), each scored before, with the set amplified and
+ * with the control amplified; top-1 counts added to t and to all (which may be NULL). */
+static int tally_lang(const mt_model *m, const mt_tokenizer *tok, const json_t *fact, const char *lang, int max,
+                      const mt_neuron_id *set, const mt_neuron_id *ctl, int n, float factor, acc4 *t, acc4 *all,
+                      mt_err *e) {
+    const char *texts[64], *ans;
+    size_t nq = mt_exp_queries(fact, lang, max, texts, 64, &ans);
+    for (size_t q = 0; q < nq; q++) {
+        mt_score b, a1, a2;
+        mt_err qe = {0};
+        int rc = mt_exp_score(m, tok, texts[q], ans, NULL, 0, 1, &b, &qe);
+        if (!rc) rc = mt_exp_score(m, tok, texts[q], ans, set, n, factor, &a1, &qe);
+        if (!rc) rc = mt_exp_score(m, tok, texts[q], ans, ctl, n, factor, &a2, &qe);
+        if (rc == MT_EINVAL) continue; /* a query this model cannot be asked */
+        if (rc) {
+            *e = qe;
+            return rc;
+        }
+        for (acc4 *x = t; x; x = x == t ? all : NULL) {
+            x->n++;
+            x->before += b.top1;
+            x->after_set += a1.top1;
+            x->after_ctl += a2.top1;
+        }
+    }
+    return MT_OK;
 }
 
 int mt_enhance(const mt_model *m, const mt_tokenizer *tok, const mt_dataset *d, const mt_results *res,
@@ -305,44 +324,13 @@ int mt_enhance(const mt_model *m, const mt_tokenizer *tok, const mt_dataset *d, 
         json_t *fj = json_pack("{s:s, s:i, s:[]}", "id", id, "n_neurons", n, "weak");
         for (int l = 0; l < n_langs && !rc; l++) {
             if (!known[l]) json_array_append_new(json_object_get(fj, "weak"), json_string(langs[l]));
-            size_t nq = mt_exp_queries(fact, langs[l], 0, texts, 64, &ans);
-            for (size_t q = 0; q < nq && !rc; q++) {
-                mt_score b, a1, a2;
-                mt_err qe = {0};
-                int qrc = score3(m, tok, texts[q], ans, set, ctl, n, o->factor, &b, &a1, &a2, &qe);
-                if (qrc == MT_EINVAL) continue;
-                if (qrc) {
-                    *e = qe;
-                    rc = qrc;
-                    break;
-                }
-                acc4 *t = known[l] ? &strong[l] : &weak[l], *all = known[l] ? &strong_all : &weak_all;
-                t->n++, all->n++;
-                t->before += b.top1, all->before += b.top1;
-                t->after_set += a1.top1, all->after_set += a1.top1;
-                t->after_ctl += a2.top1, all->after_ctl += a2.top1;
-            }
+            rc = tally_lang(m, tok, fact, langs[l], 0, set, ctl, n, o->factor, known[l] ? &strong[l] : &weak[l],
+                            known[l] ? &strong_all : &weak_all, e);
         }
         /* unrelated: another relation's fact, every language, same neurons amplified */
         const json_t *u = mt_exp_unrelated(d, i, o->seed);
-        for (int l = 0; u && l < n_langs && !rc; l++) {
-            size_t nq = mt_exp_queries(u, langs[l], o->n_unrelated, texts, 64, &ans);
-            for (size_t q = 0; q < nq && !rc; q++) {
-                mt_score b, a1, a2;
-                mt_err qe = {0};
-                int qrc = score3(m, tok, texts[q], ans, set, ctl, n, o->factor, &b, &a1, &a2, &qe);
-                if (qrc == MT_EINVAL) continue;
-                if (qrc) {
-                    *e = qe;
-                    rc = qrc;
-                    break;
-                }
-                unrel_all.n++;
-                unrel_all.before += b.top1;
-                unrel_all.after_set += a1.top1;
-                unrel_all.after_ctl += a2.top1;
-            }
-        }
+        for (int l = 0; u && l < n_langs && !rc; l++)
+            rc = tally_lang(m, tok, u, langs[l], o->n_unrelated, set, ctl, n, o->factor, &unrel_all, NULL, e);
         json_array_append_new(per_fact, fj);
         free(set);
         free(ctl);

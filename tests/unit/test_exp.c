@@ -181,6 +181,21 @@ int main(void) {
         /* the edit was undone: evaluation of the original answer is top-1 again */
         mt_score s;
         T(mt_exp_score(m, tok, "aabor aanap aases [Y].", "zebrix", NULL, 0, 1, &s, &e) == MT_OK && s.top1);
+        /* enhance: fact 0's gold answer in cc made wrong, so the model knows it in aa and bb only */
+        json_t *cc = json_object_get(json_object_get(json_array_get(d.facts, 0), "langs"), "cc");
+        json_t *keep_obj = json_incref(json_object_get(cc, "object"));
+        json_object_set_new(cc, "object", json_string("quolan"));
+        mt_enhance_opts eh = {.factor = 2, .n_unrelated = 2};
+        json_t *hr = NULL;
+        T(mt_enhance(m, tok, &d, &matrice, &eh, &hr, &e) == MT_OK);
+        T(json_integer_value(json_object_get(hr, "facts_eligible")) == 1);
+        const json_t *weak = json_object_get(hr, "weak"), *strong = json_object_get(hr, "strong"),
+                     *un = json_object_get(hr, "unrelated");
+        T(json_integer_value(json_object_get(weak, "n")) == 4 && json_number_value(json_object_get(weak, "acc_before")) == 0);
+        T(json_number_value(json_object_get(strong, "acc_before")) == 1 && json_number_value(json_object_get(strong, "acc_lakn")) == 1);
+        T(json_integer_value(json_object_get(un, "n")) > 0 && json_number_value(json_object_get(un, "acc_random")) == 1);
+        json_decref(hr);
+        json_object_set_new(cc, "object", keep_obj);
         /* injection of two new facts in language aa, LAKN rows and value vectors */
         mt_inject_opts io;
         mt_inject_opts_default(&io);
