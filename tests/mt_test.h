@@ -5,9 +5,12 @@
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "mt_npy.h"
 
 static int mt_test_passed, mt_test_failed;
 
@@ -39,6 +42,26 @@ static inline void mt_test_rm_rf(const char *dir) {
     }
     if (d) closedir(d);
     rmdir(dir);
+}
+
+/* A golden .npy of exactly `want` floats (malloc'ed), or NULL after a failed check. */
+static inline float *mt_test_npy(const char *path, size_t want) {
+    float *d = NULL;
+    int nd;
+    int64_t sh[8];
+    mt_err e;
+    if (mt_npy_read_f32(path, &d, &nd, sh, &e)) {
+        CHECK(0, "%s", e.msg);
+        return NULL;
+    }
+    size_t n = 1;
+    for (int i = 0; i < nd; i++) n *= (size_t)sh[i];
+    if (n != want) {
+        CHECK(0, "%s: %zu values, expected %zu", path, n, want);
+        free(d);
+        return NULL;
+    }
+    return d;
 }
 
 static inline int mt_test_report(void) {

@@ -78,6 +78,41 @@ static void on_progress(void *ctx, long done, long total) {
     if (!*(int *)ctx) fprintf(stderr, "evaluate: %ld/%ld facts\n", done, total);
 }
 
+/* The tail every results-based command shares: load the model, data and --neurons results, run
+ * fn, print or write its document. */
+typedef int (*results_fn)(common *x, const mt_results *res, void *ctx, json_t **doc, mt_err *e);
+
+static int run_on_results(const mt_cli *c, const mt_cli_opt *o, int n, results_fn fn, void *ctx) {
+    common x;
+    mt_results res = {0};
+    mt_err e = {0};
+    json_t *doc = NULL;
+    int rc = common_load(c, o, n, "data", &x);
+    if (!rc) {
+        if (mt_results_load(mt_cli_get(o, n, "neurons"), &res, &e) || fn(&x, &res, ctx, &doc, &e))
+            rc = mt_cli_fail(c, &e);
+        else
+            rc = emit_to(c, doc, mt_cli_get(o, n, "out"));
+    }
+    mt_results_free(&res);
+    common_free(&x);
+    return rc;
+}
+
+static int edit_fn(common *x, const mt_results *res, void *ctx, json_t **doc, mt_err *e) {
+    mt_edit_opts *eo = ctx;
+    eo->langs = (const char *const *)x->langs;
+    eo->n_langs = x->n_langs;
+    return mt_edit(x->m, x->tok, &x->d, res, eo, doc, e);
+}
+
+static int enhance_fn(common *x, const mt_results *res, void *ctx, json_t **doc, mt_err *e) {
+    mt_enhance_opts *eo = ctx;
+    eo->langs = (const char *const *)x->langs;
+    eo->n_langs = x->n_langs;
+    return mt_enhance(x->m, x->tok, &x->d, res, eo, doc, e);
+}
+
 int mt_cmd_evaluate(int argc, char **argv) {
     mt_cli c = {"evaluate", eval_usage};
     mt_cli_opt o[] = {{"model", NULL, 0},     {"data", NULL, 0},    {"neurons", NULL, 0}, {"control", NULL, 0},
@@ -188,21 +223,8 @@ int mt_cmd_edit(int argc, char **argv) {
         free(items[0]);
         free(items);
     }
-    common x;
-    mt_results res = {0};
-    mt_err e = {0};
-    json_t *doc = NULL;
-    if (!(rc = common_load(&c, o, n, "data", &x))) {
-        eo.langs = (const char *const *)x.langs;
-        eo.n_langs = x.n_langs;
-        if (mt_results_load(mt_cli_get(o, n, "neurons"), &res, &e) || mt_edit(x.m, x.tok, &x.d, &res, &eo, &doc, &e))
-            rc = mt_cli_fail(&c, &e);
-        else
-            rc = emit_to(&c, doc, mt_cli_get(o, n, "out"));
-    }
-    mt_results_free(&res);
+    rc = run_on_results(&c, o, n, edit_fn, &eo);
     json_decref(eo.new_objects);
-    common_free(&x);
     return rc;
 }
 
@@ -228,21 +250,7 @@ int mt_cmd_enhance(int argc, char **argv) {
         return rc;
     eo.factor = (float)factor;
     eo.seed = (uint64_t)seed;
-    common x;
-    mt_results res = {0};
-    mt_err e = {0};
-    json_t *doc = NULL;
-    if (!(rc = common_load(&c, o, n, "data", &x))) {
-        eo.langs = (const char *const *)x.langs;
-        eo.n_langs = x.n_langs;
-        if (mt_results_load(mt_cli_get(o, n, "neurons"), &res, &e) || mt_enhance(x.m, x.tok, &x.d, &res, &eo, &doc, &e))
-            rc = mt_cli_fail(&c, &e);
-        else
-            rc = emit_to(&c, doc, mt_cli_get(o, n, "out"));
-    }
-    mt_results_free(&res);
-    common_free(&x);
-    return rc;
+    return run_on_results(&c, o, n, enhance_fn, &eo);
 }
 
 int mt_cmd_inject(int argc, char **argv) {

@@ -29,22 +29,7 @@ static double max_rel(const float *got, const float *ref, size_t n) {
 static float *load_npy(const char *dir, const char *cas, const char *what, size_t want) {
     char path[512];
     snprintf(path, sizeof path, "%s/%s_%s.npy", dir, cas, what);
-    float *d = NULL;
-    int nd;
-    int64_t sh[8];
-    mt_err e;
-    if (mt_npy_read_f32(path, &d, &nd, sh, &e)) {
-        CHECK(0, "%s", e.msg);
-        return NULL;
-    }
-    size_t n = 1;
-    for (int i = 0; i < nd; i++) n *= (size_t)sh[i];
-    if (n != want) {
-        CHECK(0, "%s: %zu values, expected %zu", path, n, want);
-        free(d);
-        return NULL;
-    }
-    return d;
+    return mt_test_npy(path, want);
 }
 
 static int32_t *int_array(json_t *a, int *n) {

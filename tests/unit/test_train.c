@@ -67,22 +67,7 @@ static double max_rel(const float *got, const float *ref, size_t n) {
 static float *golden(const char *name, const char *what, size_t n) {
     char path[512];
     snprintf(path, sizeof path, GOLD "/train/%s/%s.npy", name, what);
-    float *d = NULL;
-    int nd;
-    int64_t sh[8];
-    mt_err e;
-    if (mt_npy_read_f32(path, &d, &nd, sh, &e)) {
-        CHECK(0, "%s", e.msg);
-        return NULL;
-    }
-    size_t got = 1;
-    for (int i = 0; i < nd; i++) got *= (size_t)sh[i];
-    CHECK(got == n, "%s: %zu values, expected %zu", path, got, n);
-    if (got != n) {
-        free(d);
-        return NULL;
-    }
-    return d;
+    return mt_test_npy(path, n);
 }
 
 /* Logits at pos of ids[0..T) into out. */
