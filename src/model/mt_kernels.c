@@ -685,34 +685,19 @@ static const float *kv_at(const float *cache, const float *self, int m, int j, i
     return j < p ? cache + (size_t)j * Ck + hk * D : self + (size_t)m * Ck + hk * D;
 }
 
+/* One job for the forward (out, att) and the backward (dq, dks, dvs, dout) of decode attention. */
 typedef struct {
-    float *out;
-    float *att;
-    const float *q;
-    const float *kc;
-    const float *vc;
-    const float *ks;
-    const float *vs;
-    int p;
-    int H;
-    int Hkv;
-    int D;
+    float *out, *att, *dq, *dks, *dvs;
+    const float *dout, *q, *kc, *vc, *ks, *vs;
+    int p, H, Hkv, D;
     const mt_attn_rule *rule;
-} decode_attention_fwd_job;
+} decode_attention_job;
 
 static void decode_attention_fwd_range(void *ctx, long lo, long hi) {
-    const decode_attention_fwd_job *J = ctx;
-    float *out = J->out;
-    float *att = J->att;
-    const float *q = J->q;
-    const float *kc = J->kc;
-    const float *vc = J->vc;
-    const float *ks = J->ks;
-    const float *vs = J->vs;
-    int p = J->p;
-    int H = J->H;
-    int Hkv = J->Hkv;
-    int D = J->D;
+    const decode_attention_job *J = ctx;
+    float *out = J->out, *att = J->att;
+    const float *q = J->q, *kc = J->kc, *vc = J->vc, *ks = J->ks, *vs = J->vs;
+    const int p = J->p, H = J->H, Hkv = J->Hkv, D = J->D;
     const mt_attn_rule *rule = J->rule;
 
     const int C = H * D, Ck = Hkv * D, group = H / Hkv, n = p + 1;
@@ -751,44 +736,16 @@ static void decode_attention_fwd_range(void *ctx, long lo, long hi) {
 void mt_decode_attention_fwd(float *out, float *att, const float *q, const float *kc, const float *vc,
                              const float *ks, const float *vs, int M, int p, int H, int Hkv, int D,
                              const mt_attn_rule *rule) {
-    decode_attention_fwd_job J = {out, att, q, kc, vc, ks, vs, p, H, Hkv, D, rule};
+    decode_attention_job J = {.out = out, .att = att, .q = q, .kc = kc, .vc = vc, .ks = ks, .vs = vs,
+                              .p = p, .H = H, .Hkv = Hkv, .D = D, .rule = rule};
     mt_parallel_for(M, 4, decode_attention_fwd_range, &J);
 }
 
-typedef struct {
-    float *dq;
-    float *dks;
-    float *dvs;
-    const float *dout;
-    const float *att;
-    const float *q;
-    const float *kc;
-    const float *vc;
-    const float *ks;
-    const float *vs;
-    int p;
-    int H;
-    int Hkv;
-    int D;
-    const mt_attn_rule *rule;
-} decode_attention_bwd_job;
-
 static void decode_attention_bwd_range(void *ctx, long lo, long hi) {
-    const decode_attention_bwd_job *J = ctx;
-    float *dq = J->dq;
-    float *dks = J->dks;
-    float *dvs = J->dvs;
-    const float *dout = J->dout;
-    const float *att = J->att;
-    const float *q = J->q;
-    const float *kc = J->kc;
-    const float *vc = J->vc;
-    const float *ks = J->ks;
-    const float *vs = J->vs;
-    int p = J->p;
-    int H = J->H;
-    int Hkv = J->Hkv;
-    int D = J->D;
+    const decode_attention_job *J = ctx;
+    float *dq = J->dq, *dks = J->dks, *dvs = J->dvs;
+    const float *dout = J->dout, *att = J->att, *q = J->q, *kc = J->kc, *vc = J->vc, *ks = J->ks, *vs = J->vs;
+    const int p = J->p, H = J->H, Hkv = J->Hkv, D = J->D;
     const mt_attn_rule *rule = J->rule;
 
     const int C = H * D, Ck = Hkv * D, group = H / Hkv, n = p + 1;
@@ -839,6 +796,7 @@ void mt_decode_attention_bwd(float *dq, float *dks, float *dvs, const float *dou
     memset(dq, 0, sizeof(float) * (size_t)M * C);
     memset(dks, 0, sizeof(float) * (size_t)M * Ck);
     memset(dvs, 0, sizeof(float) * (size_t)M * Ck);
-    decode_attention_bwd_job J = {dq, dks, dvs, dout, att, q, kc, vc, ks, vs, p, H, Hkv, D, rule};
+    decode_attention_job J = {.att = (float *)att, .dq = dq, .dks = dks, .dvs = dvs, .dout = dout, .q = q, .kc = kc,
+                              .vc = vc, .ks = ks, .vs = vs, .p = p, .H = H, .Hkv = Hkv, .D = D, .rule = rule};
     mt_parallel_for(M, 4, decode_attention_bwd_range, &J);
 }
