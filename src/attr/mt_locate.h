@@ -59,6 +59,10 @@ int mt_locate_result_load(const char *path, json_t **out, mt_err *e);
 /* Checks an already parsed result; `what` names it in errors. */
 int mt_locate_result_check(const json_t *r, const char *what, mt_err *e);
 
+/* The finished result files of a locate --out folder, dir/facts/NAME.json (temporary files never
+ * count), as malloc'ed paths in name order (free each, then *names). */
+int mt_locate_list(const char *dir, char ***names, size_t *n, mt_err *e);
+
 /* The file name of a fact's result: the id with every character outside [A-Za-z0-9._-]
  * replaced by '_', plus ".json" (malloc'ed). */
 char *mt_locate_file_name(const char *fact_id);

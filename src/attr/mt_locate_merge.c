@@ -17,8 +17,7 @@ static int item_cmp(const void *a, const void *b) { return strcmp(((const item *
 
 static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* The finished result files of a folder: facts/NAME.json (temporary files never count). */
-static int list_results(const char *dir, char ***names, size_t *n, mt_err *e) {
+int mt_locate_list(const char *dir, char ***names, size_t *n, mt_err *e) {
     char *fd = mt_path_join(dir, "facts");
     DIR *d = fd ? opendir(fd) : NULL;
     *names = NULL;
@@ -141,7 +140,7 @@ int mt_locate_merge(const char *const *dirs, int n_dirs, const char *out_path, i
     for (int d = 0; d < n_dirs && !rc; d++) {
         char **names;
         size_t nn;
-        if ((rc = list_results(dirs[d], &names, &nn, e))) break;
+        if ((rc = mt_locate_list(dirs[d], &names, &nn, e))) break;
         for (size_t k = 0; k < nn; k++) {
             json_t *r = NULL;
             if (!rc && !(rc = mt_locate_result_load(names[k], &r, e))) {

@@ -247,9 +247,12 @@ static int tally_lang(const mt_model *m, const mt_tokenizer *tok, const json_t *
     for (size_t q = 0; q < nq; q++) {
         mt_score b, a1, a2;
         mt_err qe = {0};
-        int rc = mt_exp_score(m, tok, texts[q], ans, NULL, 0, 1, &b, &qe);
-        if (!rc) rc = mt_exp_score(m, tok, texts[q], ans, set, n, factor, &a1, &qe);
-        if (!rc) rc = mt_exp_score(m, tok, texts[q], ans, ctl, n, factor, &a2, &qe);
+        mt_exp_query eq;
+        int rc = mt_exp_prepare(m, tok, texts[q], ans, &eq, &qe);
+        if (!rc) rc = mt_exp_score_query(m, &eq, NULL, 0, 1, &b, &qe);
+        if (!rc) rc = mt_exp_score_query(m, &eq, set, n, factor, &a1, &qe);
+        if (!rc) rc = mt_exp_score_query(m, &eq, ctl, n, factor, &a2, &qe);
+        mt_exp_query_free(&eq);
         if (rc == MT_EINVAL) continue; /* a query this model cannot be asked */
         if (rc) {
             *e = qe;

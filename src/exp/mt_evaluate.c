@@ -29,6 +29,7 @@ typedef struct {
     int lang, unrelated;
     int ok;
     mt_score before;
+    mt_exp_query prepared; /* tokenized once, scored before and under every intervention */
 } query;
 
 static double stat_pick(const double *m, void *ctx) { return m[*(int *)ctx]; }
@@ -124,12 +125,13 @@ int mt_evaluate(const mt_model *m, const mt_tokenizer *tok, const mt_dataset *d,
             for (int l = 0; l < n_langs; l++) {
                 const char *texts[64], *answer;
                 size_t k = mt_exp_queries(src, langs[l], o->max_queries, texts, 64, &answer);
-                for (size_t j = 0; j < k && nq < 512; j++) qs[nq++] = (query){texts[j], answer, l, u, 0, {0, 0, 0, 0}};
+                for (size_t j = 0; j < k && nq < 512; j++) qs[nq++] = (query){.text = texts[j], .answer = answer, .lang = l, .unrelated = u};
             }
         }
         for (int q = 0; q < nq && !rc; q++) {
             mt_err qe = {0};
-            int qrc = mt_exp_score(m, tok, qs[q].text, qs[q].answer, NULL, 0, 1, &qs[q].before, &qe);
+            int qrc = mt_exp_prepare(m, tok, qs[q].text, qs[q].answer, &qs[q].prepared, &qe);
+            if (qrc == MT_OK) qrc = mt_exp_score_query(m, &qs[q].prepared, NULL, 0, 1, &qs[q].before, &qe);
             if (qrc == MT_OK) qs[q].ok = qs[q].before.prob > 0;
             else if (qrc != MT_EINVAL) *e = qe, rc = qrc;
         }
@@ -155,8 +157,8 @@ int mt_evaluate(const mt_model *m, const mt_tokenizer *tok, const mt_dataset *d,
                 for (int q = 0; q < nq && !rc; q++) {
                     if (!qs[q].ok) continue;
                     mt_score sup, enh;
-                    if ((rc = mt_exp_score(m, tok, qs[q].text, qs[q].answer, c ? ctl : set, n, o->suppress, &sup, e)) ||
-                        (rc = mt_exp_score(m, tok, qs[q].text, qs[q].answer, c ? ctl : set, n, o->enhance, &enh, e)))
+                    if ((rc = mt_exp_score_query(m, &qs[q].prepared, c ? ctl : set, n, o->suppress, &sup, e)) ||
+                        (rc = mt_exp_score_query(m, &qs[q].prepared, c ? ctl : set, n, o->enhance, &enh, e)))
                         break;
                     const double p0 = qs[q].before.prob;
                     cell *x = cl + qs[q].lang;
@@ -185,6 +187,7 @@ int mt_evaluate(const mt_model *m, const mt_tokenizer *tok, const mt_dataset *d,
             free(set);
             free(ctl);
         }
+        for (int q = 0; q < nq; q++) mt_exp_query_free(&qs[q].prepared);
         done_n++;
         if (o->progress) o->progress(o->ctx, done_n, total);
     }

@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "mt_cloze.h"
 #include "mt_data.h"
 #include "mt_ig.h"
 #include "mt_tokenizer.h"
@@ -51,6 +52,18 @@ typedef struct mt_score {
 
 int mt_exp_score(const mt_model *m, const mt_tokenizer *tok, const char *query, const char *answer,
                  const mt_neuron_id *set, int n, float factor, mt_score *s, mt_err *e);
+
+/* The same for a query scored many times (before, suppressed, enhanced, controls): tokenized and
+ * given its run once. */
+typedef struct mt_exp_query {
+    mt_cloze c;
+    mt_run *r;
+} mt_exp_query;
+int mt_exp_prepare(const mt_model *m, const mt_tokenizer *tok, const char *query, const char *answer, mt_exp_query *q,
+                   mt_err *e);
+int mt_exp_score_query(const mt_model *m, mt_exp_query *q, const mt_neuron_id *set, int n, float factor, mt_score *s,
+                       mt_err *e);
+void mt_exp_query_free(mt_exp_query *q);
 
 /* ---------------------------------------------------------------- small shared helpers */
 

@@ -1,6 +1,5 @@
 /* What the experiments share: locate results as neuron sets, control sets, scoring a query
  * under an intervention, unrelated facts, bootstrap intervals. */
-#include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +31,6 @@ static int add_result(mt_results *r, json_t *j, const char *what, mt_err *e) {
     return MT_OK;
 }
 
-static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
 int mt_results_load(const char *path, mt_results *r, mt_err *e) {
     memset(r, 0, sizeof *r);
     r->path = strdup(path);
@@ -44,23 +41,9 @@ int mt_results_load(const char *path, mt_results *r, mt_err *e) {
     if (stat(path, &st) != 0) {
         rc = mt_fail(e, MT_EIO, "%s: cannot open", path);
     } else if (S_ISDIR(st.st_mode)) { /* a locate --out folder */
-        char *fd = mt_path_join(path, "facts");
-        DIR *d = fd ? opendir(fd) : NULL;
         char **names = NULL;
-        size_t n = 0, cap = 0;
-        struct dirent *de;
-        if (!d) rc = mt_fail(e, MT_EIO, "%s: not a result folder of matrice locate (no facts/ inside)", path);
-        while (d && (de = readdir(d))) {
-            size_t l = strlen(de->d_name);
-            if (de->d_name[0] == '.' || l < 6 || strcmp(de->d_name + l - 5, ".json")) continue;
-            if (n == cap) {
-                cap = cap ? cap * 2 : 64;
-                names = realloc(names, cap * sizeof(char *));
-            }
-            names[n++] = mt_path_join(fd, de->d_name);
-        }
-        if (d) closedir(d);
-        if (n) qsort(names, n, sizeof(char *), name_cmp);
+        size_t n = 0;
+        rc = mt_locate_list(path, &names, &n, e);
         for (size_t i = 0; i < n; i++) {
             json_t *j = NULL;
             if (!rc && !(rc = mt_json_load_file(names[i], &j, e))) rc = add_result(r, j, names[i], e);
@@ -68,7 +51,6 @@ int mt_results_load(const char *path, mt_results *r, mt_err *e) {
             free(names[i]);
         }
         free(names);
-        free(fd);
     } else { /* merged JSONL */
         char *buf;
         size_t len;
@@ -145,46 +127,62 @@ int mt_random_like(const mt_neuron_id *set, int n, int d_ff, uint64_t seed, mt_n
 
 /* ---------------------------------------------------------------- scoring */
 
-int mt_exp_score(const mt_model *m, const mt_tokenizer *tok, const char *query, const char *answer,
-                 const mt_neuron_id *set, int n, float factor, mt_score *s, mt_err *e) {
+int mt_exp_prepare(const mt_model *m, const mt_tokenizer *tok, const char *query, const char *answer, mt_exp_query *q,
+                   mt_err *e) {
     const mt_config *cfg = mt_model_config(m);
-    mt_cloze c = {0};
-    mt_run *r = NULL;
-    mt_iv_unit *u = NULL;
-    double *prob = NULL;
-    int32_t *arg = NULL;
-    int rc = mt_cloze_make(tok, cfg, query, answer, &c, e);
-    if (rc) return rc;
-    mt_query q = mt_cloze_query(&c);
-    prob = malloc(sizeof(double) * c.n_answer);
-    arg = malloc(sizeof(int32_t) * c.n_answer);
-    u = malloc(sizeof(mt_iv_unit) * (n > 0 ? n : 1));
-    if (!prob || !arg || !u) rc = mt_fail(e, MT_ENOMEM, "out of memory");
-    if (!rc) rc = mt_run_new(m, cfg->causal ? c.T + c.n_answer : c.T, 1, &r, e);
-    if (!rc && n > 0) {
+    memset(q, 0, sizeof *q);
+    int rc = mt_cloze_make(tok, cfg, query, answer, &q->c, e);
+    if (!rc) rc = mt_run_new(m, cfg->causal ? q->c.T + q->c.n_answer : q->c.T, 1, &q->r, e);
+    if (rc) mt_exp_query_free(q);
+    return rc;
+}
+
+void mt_exp_query_free(mt_exp_query *q) {
+    mt_run_free(q->r);
+    mt_cloze_free(&q->c);
+    memset(q, 0, sizeof *q);
+}
+
+int mt_exp_score_query(const mt_model *m, mt_exp_query *eq, const mt_neuron_id *set, int n, float factor, mt_score *s,
+                       mt_err *e) {
+    const mt_config *cfg = mt_model_config(m);
+    const mt_cloze *c = &eq->c;
+    mt_query q = mt_cloze_query(c);
+    double *prob = malloc(sizeof(double) * c->n_answer);
+    int32_t *arg = malloc(sizeof(int32_t) * c->n_answer);
+    mt_iv_unit *u = malloc(sizeof(mt_iv_unit) * (n > 0 ? n : 1));
+    int rc = !prob || !arg || !u ? mt_fail(e, MT_ENOMEM, "out of memory") : MT_OK;
+    if (!rc) {
         for (int i = 0; i < n; i++) u[i] = (mt_iv_unit){set[i].layer, set[i].unit, factor};
         int last = -1;
-        mt_intervention iv = {u, n, cfg->causal ? &last : c.answer_pos, cfg->causal ? 1 : c.n_answer};
-        rc = mt_run_set_intervention(m, r, &iv, e);
+        mt_intervention iv = {u, n, cfg->causal ? &last : c->answer_pos, cfg->causal ? 1 : c->n_answer};
+        rc = mt_run_set_intervention(m, eq->r, n > 0 ? &iv : NULL, e); /* none: clears the last one */
     }
-    if (!rc) rc = mt_answer_scores_run(m, r, &q, prob, arg, e);
+    if (!rc) rc = mt_answer_scores_run(m, eq->r, &q, prob, arg, e);
     if (!rc) {
         double lp = 0;
         s->top1 = 1;
-        for (int t = 0; t < c.n_answer; t++) {
+        for (int t = 0; t < c->n_answer; t++) {
             lp += log(prob[t]);
-            s->top1 &= arg[t] == c.answer_ids[t];
+            s->top1 &= arg[t] == c->answer_ids[t];
         }
         s->prob = exp(lp);
         s->argmax = arg[0];
-        s->n_answer = c.n_answer;
+        s->n_answer = c->n_answer;
         if (!isfinite(lp) && lp != -INFINITY) rc = mt_fail(e, MT_ENUMERIC, "non-finite answer probability");
     }
-    mt_run_free(r);
-    mt_cloze_free(&c);
     free(prob);
     free(arg);
     free(u);
+    return rc;
+}
+
+int mt_exp_score(const mt_model *m, const mt_tokenizer *tok, const char *query, const char *answer,
+                 const mt_neuron_id *set, int n, float factor, mt_score *s, mt_err *e) {
+    mt_exp_query q;
+    int rc = mt_exp_prepare(m, tok, query, answer, &q, e);
+    if (!rc) rc = mt_exp_score_query(m, &q, set, n, factor, s, e);
+    mt_exp_query_free(&q);
     return rc;
 }
 
