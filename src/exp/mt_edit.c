@@ -28,12 +28,15 @@ static int first_token(const mt_model *m, const mt_tokenizer *tok, const char *q
 }
 
 /* Adds the unit-normalised embedding of token id to acc (d floats). */
-static void add_unit(float *acc, const float *E, int d, int32_t id) {
-    const float *v = E + (size_t)id * d;
+/* acc += the unit vector of token id's output embedding (v: d floats of scratch). */
+static int add_unit(const mt_model *m, float *acc, float *v, int d, int32_t id, mt_err *e) {
+    int rc = mt_model_out_embedding(m, id, v, e);
+    if (rc) return rc;
     double n = 0;
     for (int i = 0; i < d; i++) n += (double)v[i] * v[i];
     n = sqrt(n);
     for (int i = 0; n > 0 && i < d; i++) acc[i] += (float)(v[i] / n);
+    return MT_OK;
 }
 
 typedef struct {
@@ -126,14 +129,14 @@ int mt_edit(mt_model *m, const mt_tokenizer *tok, const mt_dataset *d, const mt_
     json_t *new_obj = json_object(), *sets = json_object(), *tokens = json_object(), *before = NULL;
     const json_t **unrel = calloc(o->n_unrelated > 0 ? o->n_unrelated : 1, sizeof(json_t *));
     int32_t *arg0 = malloc(sizeof(int32_t) * (size_t)(o->n_unrelated > 0 ? o->n_unrelated : 1) * n_langs);
-    const float *E;
-    int V, dm, n_unrel = 0;
-    float *e_old = NULL, *e_new = NULL;
+    const int dm = mt_model_config(m)->d_model;
+    int n_unrel = 0;
+    float *e_old = NULL, *e_new = NULL, *row = NULL;
     mt_ffn_snapshot *snap = NULL;
     int rc = mt_dataset_check_langs(d, langs, n_langs, e);
     if (!rc) rc = mt_dataset_check_langs(d, &one, 1, e);
-    if (!rc) rc = mt_model_out_embedding(m, &E, &V, &dm, e);
-    if (!rc && (!unrel || !arg0 || !(e_old = calloc(dm, sizeof(float))) || !(e_new = calloc(dm, sizeof(float)))))
+    if (!rc && (!unrel || !arg0 || !(e_old = calloc(dm, sizeof(float))) || !(e_new = calloc(dm, sizeof(float))) ||
+                !(row = malloc(sizeof(float) * dm))))
         rc = mt_fail(e, MT_ENOMEM, "out of memory");
     /* the new object per language, and the two mean embeddings */
     for (int l = 0; l < n_langs && !rc; l++) {
@@ -151,8 +154,7 @@ int mt_edit(mt_model *m, const mt_tokenizer *tok, const mt_dataset *d, const mt_
             continue;
         }
         json_object_set_new(new_obj, langs[l], json_string(nw));
-        add_unit(e_old, E, dm, t_old);
-        add_unit(e_new, E, dm, t_new);
+        if ((rc = add_unit(m, e_old, row, dm, t_old, e)) || (rc = add_unit(m, e_new, row, dm, t_new, e))) break;
         json_object_set_new(tokens, langs[l], json_pack("{s:i, s:i, s:b}", "old", t_old, "new", t_new, "same", t_old == t_new));
     }
     if (!rc && json_object_size(new_obj) == 0)
@@ -223,6 +225,7 @@ int mt_edit(mt_model *m, const mt_tokenizer *tok, const mt_dataset *d, const mt_
     free(arg0);
     free(e_old);
     free(e_new);
+    free(row);
     return rc;
 }
 

@@ -16,6 +16,7 @@
  * contract, clang contracts only within one expression) fuse none of them into an FMA: the
  * result is then bit-identical to that reference (-ffp-contract=fast would break this). Bytes are read one by one (data in the metadata part is
  * unaligned), never through cast pointers. */
+#include "mt_half.h"
 #include "mt_gguf.h"
 
 #include <errno.h>
@@ -972,19 +973,12 @@ static void deq_q6_k(const unsigned char *b, float *y, int64_t nb) {
     }
 }
 
-static int host_is_le(void) {
-    const uint16_t one = 1;
-    unsigned char b;
-    memcpy(&b, &one, 1);
-    return b == 1;
-}
-
 /* Dequantizes n elements (a whole number of blocks) of type ty starting at block-aligned q. */
 static void deq(int ty, const unsigned char *q, float *y, int64_t n) {
     int64_t nb = n / TYPES[ty].blck;
     switch (ty) {
     case MT_GGML_F32:
-        if (host_is_le()) {
+        if (mt_host_le()) {
             if (n) memcpy(y, q, (size_t)n * 4);
         } else {
             for (int64_t i = 0; i < n; i++) y[i] = bits_f32(rd32(q + 4 * i));

@@ -3,6 +3,7 @@
  * Layout: "\x93NUMPY", major, minor, header length (u16 LE in 1.0, u32 LE in 2.0/3.0), then a
  * Python dict literal {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), } padded with
  * spaces and ended by '\n' so that the data starts at a multiple of 64 bytes. */
+#include "mt_half.h"
 #include "mt_npy.h"
 #include "mt_afile.h"
 
@@ -17,13 +18,6 @@
 #define NPY_MAX_DIMS 8
 #define NPY_MAX_HEADER (1u << 20)
 
-static int host_is_le(void) {
-    const uint16_t one = 1;
-    unsigned char b;
-    memcpy(&b, &one, 1);
-    return b == 1;
-}
-
 static void fmt_tuple(char *buf, size_t cap, int ndim, const int64_t *shape) {
     size_t k = 0;
     buf[k++] = '(';
@@ -36,7 +30,7 @@ static void fmt_tuple(char *buf, size_t cap, int ndim, const int64_t *shape) {
 
 static int write_all(FILE *f, const float *data, size_t n) {
     if (!n) return 0;
-    if (host_is_le()) return fwrite(data, 4, n, f) == n ? 0 : -1;
+    if (mt_host_le()) return fwrite(data, 4, n, f) == n ? 0 : -1;
     unsigned char buf[4096];
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -219,7 +213,7 @@ static int parse_header(const char *path, const char *h, size_t len, int *item, 
 }
 
 static int read_body(FILE *f, const char *path, int item, float *out, size_t n, mt_err *e) {
-    if (item == 4 && host_is_le()) {
+    if (item == 4 && mt_host_le()) {
         if (n && fread(out, 4, n, f) != n) return mt_fail(e, MT_EIO, "%s: short read of npy data", path);
         return MT_OK;
     }

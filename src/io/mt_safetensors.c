@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mt_half.h"
 #include "mt_json.h"
 
 #define ST_MAX_HEADER 100000000ULL
@@ -97,18 +98,9 @@ static uint32_t f32_bits(float f) {
 }
 
 float mt_f16_to_f32(uint16_t h) {
-    uint32_t s = (uint32_t)(h & 0x8000) << 16, x = (h >> 10) & 0x1f, m = h & 0x3ff;
-    if (x == 0) {
-        if (m == 0) return bits_f32(s);
-        uint32_t ex = 113; /* subnormal m * 2^-24: normalize so the leading 1 is implicit */
-        while (!(m & 0x400)) {
-            m <<= 1;
-            ex--;
-        }
-        return bits_f32(s | ex << 23 | (m & 0x3ff) << 13);
-    }
-    if (x == 31) return bits_f32(s | 0x7f800000u | m << 13);
-    return bits_f32(s | (x + 112) << 23 | m << 13);
+    float f;
+    mt_half_to_f32(&f, &h, 1, 0);
+    return f;
 }
 
 float mt_bf16_to_f32(uint16_t h) { return bits_f32((uint32_t)h << 16); }
@@ -629,20 +621,13 @@ int mt_st_open(const char *path, mt_safetensors **out, mt_err *e) {
 
 /* ------------------------------------------------------------ conversion */
 
-static int host_is_le(void) {
-    const uint16_t one = 1;
-    unsigned char b;
-    memcpy(&b, &one, 1);
-    return b == 1;
-}
-
 int mt_st_to_f32(const mt_st_tensor *t, float *dst, mt_err *e) {
     size_t n = (size_t)t->numel;
     const unsigned char *p = t->data;
     switch (t->dtype) {
     case MT_DT_F32:
         if (!n) return MT_OK;
-        if (host_is_le()) {
+        if (mt_host_le()) {
             memcpy(dst, p, n * 4);
         } else {
             for (size_t i = 0; i < n; i++, p += 4)
@@ -650,10 +635,15 @@ int mt_st_to_f32(const mt_st_tensor *t, float *dst, mt_err *e) {
         }
         return MT_OK;
     case MT_DT_F16:
-        for (size_t i = 0; i < n; i++, p += 2) dst[i] = mt_f16_to_f32((uint16_t)(p[0] | p[1] << 8));
-        return MT_OK;
     case MT_DT_BF16:
-        for (size_t i = 0; i < n; i++, p += 2) dst[i] = mt_bf16_to_f32((uint16_t)(p[0] | p[1] << 8));
+        if (mt_host_le() && !((uintptr_t)p & 1)) {
+            mt_half_to_f32(dst, (const uint16_t *)p, n, t->dtype == MT_DT_BF16);
+            return MT_OK;
+        }
+        for (size_t i = 0; i < n; i++, p += 2) {
+            uint16_t h = (uint16_t)(p[0] | p[1] << 8);
+            dst[i] = t->dtype == MT_DT_BF16 ? mt_bf16_to_f32(h) : mt_f16_to_f32(h);
+        }
         return MT_OK;
     case MT_DT_F64:
         for (size_t i = 0; i < n; i++, p += 8) {

@@ -27,7 +27,12 @@ static int load_all(bert_model *m, mt_loader *L) {
         snprintf(n, sizeof n, __VA_ARGS__);                    \
         if ((rc = mt_loader_get(L, &(dst), n, d0, d1, 0))) return rc;   \
     } while (0)
-    LOAD(m->word_emb, V, d, "%sembeddings.word_embeddings.weight", P);
+#define LOAD_W(dst, d0, d1, ...)                                            \
+    do {                                                                    \
+        snprintf(n, sizeof n, __VA_ARGS__);                                 \
+        if ((rc = mt_loader_get_w(L, &(dst), n, d0, d1, 0, 0))) return rc;  \
+    } while (0)
+    LOAD_W(m->word_emb, V, d, "%sembeddings.word_embeddings.weight", P);
     LOAD(m->pos_emb, c->max_pos, d, "%sembeddings.position_embeddings.weight", P);
     LOAD(m->type_emb, c->type_vocab, d, "%sembeddings.token_type_embeddings.weight", P);
     LOAD(m->emb_ln_w, d, 0, "%sembeddings.LayerNorm.weight", P);
@@ -35,19 +40,19 @@ static int load_all(bert_model *m, mt_loader *L) {
     for (int l = 0; l < c->n_layers; l++) {
         layer_weights *w = &m->layers[l];
         const char *a = "encoder.layer";
-        LOAD(w->q_w, d, d, "%s%s.%d.attention.self.query.weight", P, a, l);
+        LOAD_W(w->q_w, d, d, "%s%s.%d.attention.self.query.weight", P, a, l);
         LOAD(w->q_b, d, 0, "%s%s.%d.attention.self.query.bias", P, a, l);
-        LOAD(w->k_w, d, d, "%s%s.%d.attention.self.key.weight", P, a, l);
+        LOAD_W(w->k_w, d, d, "%s%s.%d.attention.self.key.weight", P, a, l);
         LOAD(w->k_b, d, 0, "%s%s.%d.attention.self.key.bias", P, a, l);
-        LOAD(w->v_w, d, d, "%s%s.%d.attention.self.value.weight", P, a, l);
+        LOAD_W(w->v_w, d, d, "%s%s.%d.attention.self.value.weight", P, a, l);
         LOAD(w->v_b, d, 0, "%s%s.%d.attention.self.value.bias", P, a, l);
-        LOAD(w->o_w, d, d, "%s%s.%d.attention.output.dense.weight", P, a, l);
+        LOAD_W(w->o_w, d, d, "%s%s.%d.attention.output.dense.weight", P, a, l);
         LOAD(w->o_b, d, 0, "%s%s.%d.attention.output.dense.bias", P, a, l);
         LOAD(w->ln1_w, d, 0, "%s%s.%d.attention.output.LayerNorm.weight", P, a, l);
         LOAD(w->ln1_b, d, 0, "%s%s.%d.attention.output.LayerNorm.bias", P, a, l);
-        LOAD(w->fc1_w, f, d, "%s%s.%d.intermediate.dense.weight", P, a, l);
+        LOAD_W(w->fc1_w, f, d, "%s%s.%d.intermediate.dense.weight", P, a, l);
         LOAD(w->fc1_b, f, 0, "%s%s.%d.intermediate.dense.bias", P, a, l);
-        LOAD(w->fc2_w, d, f, "%s%s.%d.output.dense.weight", P, a, l);
+        LOAD_W(w->fc2_w, d, f, "%s%s.%d.output.dense.weight", P, a, l);
         LOAD(w->fc2_b, d, 0, "%s%s.%d.output.dense.bias", P, a, l);
         LOAD(w->ln2_w, d, 0, "%s%s.%d.output.LayerNorm.weight", P, a, l);
         LOAD(w->ln2_b, d, 0, "%s%s.%d.output.LayerNorm.bias", P, a, l);
@@ -55,15 +60,16 @@ static int load_all(bert_model *m, mt_loader *L) {
     const char *h = c->arch == MT_ARCH_BERT ? "cls.predictions.transform.dense" : "lm_head.dense";
     const char *hl = c->arch == MT_ARCH_BERT ? "cls.predictions.transform.LayerNorm" : "lm_head.layer_norm";
     const char *dec = c->arch == MT_ARCH_BERT ? "cls.predictions" : "lm_head";
-    LOAD(m->head_w, d, d, "%s.weight", h);
+    LOAD_W(m->head_w, d, d, "%s.weight", h);
     LOAD(m->head_b, d, 0, "%s.bias", h);
     LOAD(m->head_ln_w, d, 0, "%s.weight", hl);
     LOAD(m->head_ln_b, d, 0, "%s.bias", hl);
 #undef LOAD
+#undef LOAD_W
     /* The decoder is tied to the word embeddings; checkpoints often omit it. */
     snprintf(n, sizeof n, "%s.decoder.weight", dec);
-    if ((rc = mt_loader_get(L, &m->dec_w, n, V, d, 1))) return rc;
-    if (L->next && !m->dec_w) m->dec_w = m->word_emb;
+    if ((rc = mt_loader_get_w(L, &m->dec_w, n, V, d, 0, 1))) return rc;
+    if (L->next && !m->dec_w.p) m->dec_w = m->word_emb;
     snprintf(n, sizeof n, "%s.bias", dec);
     if (mt_loader_has(L, n)) return mt_loader_get(L, &m->dec_b, n, V, 0, 0);
     snprintf(n, sizeof n, "%s.decoder.bias", dec);
@@ -90,14 +96,9 @@ static int bert_load(const char *dir, const mt_config *cfg, void **out, mt_err *
     }
     mt_loader L = {.st = st, .dir = dir, .prefix = m->cfg.arch == MT_ARCH_BERT ? "bert." : "roberta.", .e = e};
     if ((rc = load_all(m, &L))) goto fail; /* counting pass: also checks names and shapes */
-    m->arena = malloc(L.count * sizeof(float));
-    if (!m->arena) {
-        rc = mt_fail(e, MT_ENOMEM, "%s: cannot allocate %zu MB for the weights", dir, L.count * 4 >> 20);
-        goto fail;
-    }
-    L.next = m->arena;
-    if ((rc = load_all(m, &L))) goto fail;
-    mt_st_close(st);
+    if ((rc = mt_loader_alloc(&L, &m->arena, &m->harena)) || (rc = load_all(m, &L))) goto fail;
+    if (L.aliased) m->st = st; /* matrices point into its mapping */
+    else mt_st_close(st);
     *out = m;
     return MT_OK;
 fail:
@@ -109,7 +110,14 @@ fail:
 static void bert_free(void *impl) {
     bert_model *m = impl;
     if (!m) return;
+    for (int l = 0; m->layers && l < m->cfg.n_layers; l++) { /* f32 copies made for editing */
+        layer_weights *w = &m->layers[l];
+        mt_w *mats[] = {&w->q_w, &w->k_w, &w->v_w, &w->o_w, &w->fc1_w, &w->fc2_w};
+        for (size_t i = 0; i < sizeof mats / sizeof *mats; i++) mt_w_release(mats[i]);
+    }
     free(m->arena);
+    free(m->harena);
+    mt_st_close(m->st);
     free(m->layers);
     free(m);
 }
@@ -219,9 +227,9 @@ int bert_embed(const bert_model *m, float *x, const int32_t *ids, const int32_t 
                 return mt_fail(e, MT_EINVAL, "token type %d at position %d is outside type_vocab_size (%d)", ty, t,
                                c->type_vocab);
             float *row = x + ((size_t)b * T + t) * d;
-            const float *we = m->word_emb + (size_t)id * d, *pe = m->pos_emb + (size_t)at * d,
-                        *te = m->type_emb + (size_t)ty * d;
-            for (int i = 0; i < d; i++) row[i] = we[i] + pe[i] + te[i];
+            const float *pe = m->pos_emb + (size_t)at * d, *te = m->type_emb + (size_t)ty * d;
+            mt_w_rows(m->word_emb, id, 1, d, row);
+            for (int i = 0; i < d; i++) row[i] = row[i] + pe[i] + te[i];
         }
     return MT_OK;
 }

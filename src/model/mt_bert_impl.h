@@ -7,16 +7,20 @@
 #include "mt_model_impl.h"
 
 typedef struct {
-    float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *o_b, *ln1_w, *ln1_b;
-    float *fc1_w, *fc1_b, *fc2_w, *fc2_b, *ln2_w, *ln2_b;
+    mt_w q_w, k_w, v_w, o_w, fc1_w, fc2_w; /* matrices: f32 or as stored (f16/bf16) */
+    float *q_b, *k_b, *v_b, *o_b, *ln1_w, *ln1_b;
+    float *fc1_b, *fc2_b, *ln2_w, *ln2_b;
 } layer_weights;
 
 typedef struct bert_model {
     mt_config cfg;
-    float *arena; /* every parameter, f32 */
-    float *word_emb, *pos_emb, *type_emb, *emb_ln_w, *emb_ln_b;
+    float *arena;      /* every f32 parameter */
+    uint16_t *harena;  /* f16/bf16 matrices that could not stay in the mapping */
+    void *st;          /* the checkpoint (mt_safetensors), open while matrices point into it */
+    mt_w word_emb, head_w, dec_w;
+    float *pos_emb, *type_emb, *emb_ln_w, *emb_ln_b;
     layer_weights *layers;
-    float *head_w, *head_b, *head_ln_w, *head_ln_b, *dec_w, *dec_b;
+    float *head_b, *head_ln_w, *head_ln_b, *dec_b;
 } bert_model;
 
 /* Activations of one layer for B sequences (N = B*T rows), kept for the backward pass. */

@@ -13,15 +13,18 @@ static void bt_set_iv(void *run, const struct mt_iv *iv) {
     r->batch.iv = iv;
 }
 
-static void bt_ffn_view(void *impl, int l, mt_ffn_view *v) {
+static int bt_ffn_view(void *impl, int l, int promote, mt_ffn_view *v) {
     bert_model *m = impl;
-    const layer_weights *w = &m->layers[l];
+    layer_weights *w = &m->layers[l];
+    const size_t n = (size_t)m->cfg.d_model * m->cfg.d_ff;
+    if (promote && (mt_w_promote(&w->fc1_w, n) || mt_w_promote(&w->fc2_w, n))) return -1;
     v->d_model = m->cfg.d_model, v->d_ff = m->cfg.d_ff, v->gated = 0;
-    v->up = w->fc1_w, v->up_b = w->fc1_b;
-    v->down = w->fc2_w, v->down_b = w->fc2_b, v->down_stride = m->cfg.d_ff;
+    v->up = mt_w_f32(w->fc1_w), v->up_b = w->fc1_b;
+    v->down = mt_w_f32(w->fc2_w), v->down_b = w->fc2_b, v->down_stride = m->cfg.d_ff;
+    return 0;
 }
 
-static const float *bt_out_emb(const void *impl) { return ((const bert_model *)impl)->dec_w; }
+static mt_w bt_out_emb(const void *impl) { return ((const bert_model *)impl)->dec_w; }
 
 static int bt_rows_grad(const void *impl, void *run, const mt_fact *fact, const mt_neuron_id *sel, int n, int flags,
                         float *grads, double *loss, mt_err *e) {
@@ -57,7 +60,7 @@ static int bt_rows_grad(const void *impl, void *run, const mt_fact *fact, const 
         memcpy(dx + (size_t)p * d, r->dh, sizeof(float) * d);
         for (int l = L - 1; l >= lo; l--) {
             bert_layer_bwd(m, r, l, &s->la[l], dx, din, 1, T);
-            bt_ffn_view((void *)m, l, &v);
+            bt_ffn_view((void *)m, l, 0, &v); /* the layout only */
             mt_rows_accumulate(&v, l, sel, n, flags, T, s->la[l].x1, NULL, r->dact, s->la[l].a, r->dr2, grads);
             float *tmp = dx;
             dx = din;

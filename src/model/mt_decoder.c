@@ -51,14 +51,19 @@ static int load_llama_like(dec_model *m, mt_loader *L) {
         snprintf(n, sizeof n, __VA_ARGS__);                          \
         if ((rc = mt_loader_get(L, &(dst), n, d0, d1, opt))) return rc; \
     } while (0)
-    GET(m->tok_emb, V, d, 0, "model.embed_tokens.weight");
+#define GET_W(dst, d0, d1, opt, ...)                                           \
+    do {                                                                       \
+        snprintf(n, sizeof n, __VA_ARGS__);                                    \
+        if ((rc = mt_loader_get_w(L, &(dst), n, d0, d1, 0, opt))) return rc;   \
+    } while (0)
+    GET_W(m->tok_emb, V, d, 0, "model.embed_tokens.weight");
     for (int l = 0; l < c->n_layers; l++) {
         dec_layer *w = &m->layers[l];
         GET(w->n1_w, d, 0, 0, "model.layers.%d.input_layernorm.weight", l);
-        GET(w->q_w, qd, d, 0, "model.layers.%d.self_attn.q_proj.weight", l);
-        GET(w->k_w, kd, d, 0, "model.layers.%d.self_attn.k_proj.weight", l);
-        GET(w->v_w, kd, d, 0, "model.layers.%d.self_attn.v_proj.weight", l);
-        GET(w->o_w, d, qd, 0, "model.layers.%d.self_attn.o_proj.weight", l);
+        GET_W(w->q_w, qd, d, 0, "model.layers.%d.self_attn.q_proj.weight", l);
+        GET_W(w->k_w, kd, d, 0, "model.layers.%d.self_attn.k_proj.weight", l);
+        GET_W(w->v_w, kd, d, 0, "model.layers.%d.self_attn.v_proj.weight", l);
+        GET_W(w->o_w, d, qd, 0, "model.layers.%d.self_attn.o_proj.weight", l);
         if (c->qkv_bias) {
             GET(w->q_b, qd, 0, 0, "model.layers.%d.self_attn.q_proj.bias", l);
             GET(w->k_b, kd, 0, 0, "model.layers.%d.self_attn.k_proj.bias", l);
@@ -74,9 +79,9 @@ static int load_llama_like(dec_model *m, mt_loader *L) {
         } else {
             GET(w->n2_w, d, 0, 0, "model.layers.%d.post_attention_layernorm.weight", l);
         }
-        GET(w->gate_w, f, d, 0, "model.layers.%d.mlp.gate_proj.weight", l);
-        GET(w->up_w, f, d, 0, "model.layers.%d.mlp.up_proj.weight", l);
-        GET(w->down_w, d, f, 0, "model.layers.%d.mlp.down_proj.weight", l);
+        GET_W(w->gate_w, f, d, 0, "model.layers.%d.mlp.gate_proj.weight", l);
+        GET_W(w->up_w, f, d, 0, "model.layers.%d.mlp.up_proj.weight", l);
+        GET_W(w->down_w, d, f, 0, "model.layers.%d.mlp.down_proj.weight", l);
         if (c->mlp_bias) {
             GET(w->gate_b, f, 0, 0, "model.layers.%d.mlp.gate_proj.bias", l);
             GET(w->up_b, f, 0, 0, "model.layers.%d.mlp.up_proj.bias", l);
@@ -89,10 +94,11 @@ static int load_llama_like(dec_model *m, mt_loader *L) {
     }
     GET(m->final_w, d, 0, 0, "model.norm.weight");
     if (gem && L->next && !L->gguf) plus_one(m->final_w, d);
-    GET(m->lm_head, V, d, 1, "lm_head.weight");
-    if (!m->lm_head && !c->tie_embeddings && (L->next || !mt_loader_has(L, "lm_head.weight")))
+    GET_W(m->lm_head, V, d, 1, "lm_head.weight");
+    if (!m->lm_head.p && !c->tie_embeddings && (L->next || !mt_loader_has(L, "lm_head.weight")))
         return mt_fail(L->e, MT_EFORMAT, "%s: tensor 'lm_head.weight' is missing and tie_word_embeddings is false", L->dir);
 #undef GET
+#undef GET_W
     return MT_OK;
 }
 
@@ -122,7 +128,7 @@ static int load_fused_qkv(dec_model *m, mt_loader *L, dec_layer *w, const char *
                     memcpy(dst[part] + out * d, W + src * d, sizeof(float) * d);
                     dstb[part][out] = B[src];
                 }
-        w->q_w = q, w->k_w = k, w->v_w = v, w->q_b = qb, w->k_b = kb, w->v_b = vb;
+        w->q_w = mt_w_of(q), w->k_w = mt_w_of(k), w->v_w = mt_w_of(v), w->q_b = qb, w->k_b = kb, w->v_b = vb;
     }
     free(W);
     free(B);
@@ -142,17 +148,16 @@ static int load_bloom_gpt2(dec_model *m, mt_loader *L) {
         if ((rc = mt_loader_get(L, &(dst), n, d0, d1, 0))) return rc;      \
     } while (0)
 /* Conv1D weights are stored [in, out]: read transposed into [out, in]. */
-#define GET_T(dst, d0, d1, ...)                                                           \
-    do {                                                                                  \
-        NAME(n, __VA_ARGS__);                                                             \
-        (dst) = mt_loader_take(L, (size_t)(d0) * (d1));                                   \
-        if ((rc = mt_loader_read(L, n, d0, d1, gpt, 0, dst, NULL))) return rc;            \
+#define GET_T(dst, d0, d1, ...)                                                     \
+    do {                                                                            \
+        NAME(n, __VA_ARGS__);                                                       \
+        if ((rc = mt_loader_get_w(L, &(dst), n, d0, d1, gpt, 0))) return rc;       \
     } while (0)
     if (gpt) {
-        GET(m->tok_emb, V, d, "transformer.wte.weight");
+        if ((rc = mt_loader_get_w(L, &m->tok_emb, "transformer.wte.weight", V, d, 0, 0))) return rc;
         GET(m->pos_emb, c->max_pos, d, "transformer.wpe.weight");
     } else {
-        GET(m->tok_emb, V, d, "transformer.word_embeddings.weight");
+        if ((rc = mt_loader_get_w(L, &m->tok_emb, "transformer.word_embeddings.weight", V, d, 0, 0))) return rc;
         GET(m->emb_n_w, d, 0, "transformer.word_embeddings_layernorm.weight");
         GET(m->emb_n_b, d, 0, "transformer.word_embeddings_layernorm.bias");
     }
@@ -177,7 +182,7 @@ static int load_bloom_gpt2(dec_model *m, mt_loader *L) {
     }
     GET(m->final_w, d, 0, "transformer.ln_f.weight");
     GET(m->final_b, d, 0, "transformer.ln_f.bias");
-    if ((rc = mt_loader_get(L, &m->lm_head, "lm_head.weight", V, d, 1))) return rc;
+    if ((rc = mt_loader_get_w(L, &m->lm_head, "lm_head.weight", V, d, 0, 1))) return rc;
 #undef GET
 #undef GET_T
 #undef NAME
@@ -254,22 +259,23 @@ int dec_gguf_name(const mt_loader *L, const char *hf, char *out, size_t n) {
 
 /* llama.cpp permutes Llama's q/k rows for its interleaved RoPE: row (h, 2i + c) holds HF row
  * (h, c * D/2 + i). Undo it so the rotate-half kernels apply. */
-static void gguf_unpermute(const mt_loader *L, const char *hf, float *x, int64_t d0, int64_t d1) {
+static int gguf_unpermute(const mt_loader *L, const char *hf, void *data, size_t elem, int64_t d0, int64_t d1) {
     const dec_model *m = L->user;
-    if (m->cfg.arch != MT_ARCH_LLAMA) return;
+    if (m->cfg.arch != MT_ARCH_LLAMA) return 0;
     int heads = strstr(hf, "q_proj.") ? m->cfg.n_heads : strstr(hf, "k_proj.") ? m->cfg.n_kv_heads : 0;
-    if (!heads) return;
+    if (!heads || !data) return heads != 0;
     const int64_t D = m->cfg.head_dim, cols = d1 ? d1 : 1;
-    float *tmp = malloc(sizeof(float) * (size_t)(D * cols));
-    if (!tmp) return; /* cannot happen in practice; the caller's checks on logits would show it */
+    const size_t row = elem * (size_t)cols;
+    char *tmp = malloc(row * (size_t)D), *x = data;
+    if (!tmp) return 1; /* cannot happen in practice; the caller's checks on logits would show it */
     for (int h = 0; h < heads; h++) {
-        float *blk = x + (size_t)(h * D * cols);
-        memcpy(tmp, blk, sizeof(float) * (size_t)(D * cols));
+        char *blk = x + (size_t)h * D * row;
+        memcpy(tmp, blk, row * (size_t)D);
         for (int64_t i = 0; i < D / 2; i++)
-            for (int c = 0; c < 2; c++)
-                memcpy(blk + (c * D / 2 + i) * cols, tmp + (2 * i + c) * cols, sizeof(float) * (size_t)cols);
+            for (int c = 0; c < 2; c++) memcpy(blk + (c * D / 2 + i) * row, tmp + (2 * i + c) * row, row);
     }
     free(tmp);
+    return 1;
 }
 
 static int dec_load(const char *dir, const mt_config *cfg, void **out, mt_err *e) {
@@ -293,14 +299,9 @@ static int dec_load(const char *dir, const mt_config *cfg, void **out, mt_err *e
     int (*fill)(dec_model *, mt_loader *) =
         cfg->arch == MT_ARCH_BLOOM || cfg->arch == MT_ARCH_GPT2 ? load_bloom_gpt2 : load_llama_like;
     if (!rc) rc = fill(m, &L);
-    if (!rc && !(m->arena = malloc(L.count * sizeof(float))))
-        rc = mt_fail(e, MT_ENOMEM, "%s: cannot allocate %zu MB for the weights", dir, L.count * 4 >> 20);
-    if (!rc) {
-        L.next = m->arena;
-        L.count = 0;
-        rc = fill(m, &L);
-    }
-    if (!rc && !m->lm_head) m->lm_head = m->tok_emb;
+    if (!rc) rc = mt_loader_alloc(&L, &m->arena, &m->harena);
+    if (!rc) rc = fill(m, &L);
+    if (!rc && !m->lm_head.p) m->lm_head = m->tok_emb;
     if (!rc && cfg->alibi && !(m->slopes = alibi_slopes(cfg->n_heads))) rc = mt_fail(e, MT_ENOMEM, "out of memory");
     if (!rc && !cfg->alibi && !cfg->learned_pos) {
         m->inv_freq = rope_inv_freq(&cfg->rope, cfg->head_dim);
@@ -316,6 +317,10 @@ static int dec_load(const char *dir, const mt_config *cfg, void **out, mt_err *e
                          (long long)rf->numel, cfg->head_dim / 2);
         else if (!(rc = mt_gguf_to_f32(rf, fac, e)))
             for (int i = 0; i < cfg->head_dim / 2; i++) m->inv_freq[i] /= fac[i], m->inv_freq_local[i] /= fac[i];
+    }
+    if (!rc && L.aliased) { /* matrices point into its mapping */
+        m->st = st, m->gguf = gg;
+        st = NULL, gg = NULL;
     }
     mt_st_close(st);
     mt_gguf_close(gg);
@@ -494,8 +499,8 @@ int dec_embed(const dec_model *m, float *x, const int32_t *ids, int B, int T, mt
                 return mt_fail(e, MT_EINVAL, "token id %d at position %d is outside the vocabulary (%d)", id, t,
                                c->vocab_size);
             float *row = x + ((size_t)b * T + t) * d;
-            const float *te = m->tok_emb + (size_t)id * d;
-            for (int i = 0; i < d; i++) row[i] = te[i] * c->embed_scale;
+            mt_w_rows(m->tok_emb, id, 1, d, row);
+            for (int i = 0; i < d; i++) row[i] *= c->embed_scale;
             if (m->pos_emb)
                 for (int i = 0; i < d; i++) row[i] += m->pos_emb[(size_t)t * d + i];
         }

@@ -7,16 +7,20 @@
 #include "mt_model_impl.h"
 
 typedef struct {
-    float *n1_w, *n1_b, *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *o_b, *qn_w, *kn_w, *npa_w;
-    float *n2_w, *n2_b, *gate_w, *gate_b, *up_w, *up_b, *down_w, *down_b, *npf_w;
+    mt_w q_w, k_w, v_w, o_w, gate_w, up_w, down_w; /* matrices: f32 or as stored (f16/bf16) */
+    float *n1_w, *n1_b, *q_b, *k_b, *v_b, *o_b, *qn_w, *kn_w, *npa_w;
+    float *n2_w, *n2_b, *gate_b, *up_b, *down_b, *npf_w;
 } dec_layer;
 
 typedef struct {
     mt_config cfg;
-    float *arena;
-    float *tok_emb, *pos_emb, *emb_n_w, *emb_n_b;
+    float *arena;     /* every f32 parameter */
+    uint16_t *harena; /* f16/bf16 matrices that could not stay in the mapping */
+    void *st, *gguf;  /* the checkpoint, open while matrices point into it */
+    mt_w tok_emb, lm_head; /* lm_head.p == tok_emb.p when tied */
+    float *pos_emb, *emb_n_w, *emb_n_b;
     dec_layer *layers;
-    float *final_w, *final_b, *lm_head;
+    float *final_w, *final_b;
     float *slopes;                   /* ALiBi, per head */
     float *inv_freq, *inv_freq_local; /* RoPE, head_dim/2 each */
 } dec_model;

@@ -13,16 +13,20 @@
 
 static void dt_set_iv(void *run, const struct mt_iv *iv) { ((dec_run *)run)->iv = iv; }
 
-static void dt_ffn_view(void *impl, int l, mt_ffn_view *v) {
+static int dt_ffn_view(void *impl, int l, int promote, mt_ffn_view *v) {
     dec_model *m = impl;
-    const dec_layer *w = &m->layers[l];
+    dec_layer *w = &m->layers[l];
+    const size_t n = (size_t)m->cfg.d_model * m->cfg.d_ff;
+    if (promote && (mt_w_promote(&w->up_w, n) || mt_w_promote(&w->gate_w, n) || mt_w_promote(&w->down_w, n)))
+        return -1;
     v->d_model = m->cfg.d_model, v->d_ff = m->cfg.d_ff, v->gated = m->cfg.gated;
-    v->up = w->up_w, v->up_b = w->up_b;
-    v->gate = m->cfg.gated ? w->gate_w : NULL, v->gate_b = m->cfg.gated ? w->gate_b : NULL;
-    v->down = w->down_w, v->down_b = w->down_b, v->down_stride = m->cfg.d_ff;
+    v->up = mt_w_f32(w->up_w), v->up_b = w->up_b;
+    v->gate = m->cfg.gated ? mt_w_f32(w->gate_w) : NULL, v->gate_b = m->cfg.gated ? w->gate_b : NULL;
+    v->down = mt_w_f32(w->down_w), v->down_b = w->down_b, v->down_stride = m->cfg.d_ff;
+    return 0;
 }
 
-static const float *dt_out_emb(const void *impl) { return ((const dec_model *)impl)->lm_head; }
+static mt_w dt_out_emb(const void *impl) { return ((const dec_model *)impl)->lm_head; }
 
 /* Everything one layer keeps for the full-sequence backward (T rows). */
 typedef struct {
@@ -167,7 +171,7 @@ static void layer_bwd(const dec_model *m, dec_run *r, int l, const tr_layer *s, 
     }
     if (grads) {
         mt_ffn_view v = {0};
-        mt_decoder_train_ops.ffn_view((void *)m, l, &v);
+        mt_decoder_train_ops.ffn_view((void *)m, l, 0, &v); /* the layout only */
         mt_rows_accumulate(&v, l, sel, n, flags, T, s->h2, c->gated ? b->dg : NULL, b->du, s->a, b->dt, grads);
     }
     if (last) return;

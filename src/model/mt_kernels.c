@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "mt_config.h"
+#include "mt_half.h"
 
 /* ---------------------------------------------------------------- thread pool */
 
@@ -125,52 +126,171 @@ static int use_pool_gemm(void) {
     return gemm_on_pool;
 }
 
+/* ---------------------------------------------------------------- f16/bf16 weights */
+
+/* f32 values per converted block of half weights: 1 MB by default (MT_HALF_BLOCK, for tests),
+ * so that a block stays in L2 between its conversion and its product. */
+static long half_block(void) {
+    static long v;
+    if (!v) {
+        const char *env = getenv("MT_HALF_BLOCK");
+        long b = env && *env ? strtol(env, NULL, 10) : 0;
+        v = b >= 1 ? b : 1L << 18;
+    }
+    return v;
+}
+
+/* The calling thread's conversion buffer, grown on demand and kept for later products. */
+static _Thread_local float *half_buf;
+static _Thread_local size_t half_cap;
+
+static float *half_scratch(size_t n) {
+    if (n <= half_cap) return half_buf;
+    float *p = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+    if (!p) return NULL;
+    free(half_buf);
+    half_buf = p, half_cap = n;
+    return p;
+}
+
+typedef struct {
+    float *dst;
+    const uint16_t *src;
+    long cols, ld;
+    int bf16;
+} half_job;
+
+static void half_rows_range(void *ctx, long lo, long hi) {
+    const half_job *J = ctx;
+    for (long r = lo; r < hi; r++) mt_half_to_f32(J->dst + r * J->cols, J->src + r * J->ld, (size_t)J->cols, J->bf16);
+}
+
+/* dst [rows][cols] = the f32 values of src's rows of stride ld, on the pool. */
+static void half_convert(float *dst, const uint16_t *src, long rows, long cols, long ld, int bf16) {
+    half_job J = {dst, src, cols, ld, bf16};
+    mt_parallel_for(rows, cols >= 16384 ? 1 : 16384 / cols, half_rows_range, &J);
+}
+
+void mt_w_rows(mt_w w, long row, long n, long cols, float *dst) {
+    if (w.type == MT_W_F32)
+        memcpy(dst, (const float *)w.p + row * cols, sizeof(float) * (size_t)(n * cols));
+    else
+        half_convert(dst, (const uint16_t *)w.p + row * cols, n, cols, cols, w.type == MT_W_BF16);
+}
+
+int mt_w_promote(mt_w *w, size_t n) {
+    if (w->type == MT_W_F32 || !w->p) return 0;
+    float *f = mt_alloc_big(n * sizeof(float));
+    if (!f) return -1;
+    mt_w_rows(*w, 0, 1, (long)n, f);
+    *w = (mt_w){f, MT_W_F32, f};
+    return 0;
+}
+
+void mt_w_release(mt_w *w) {
+    free(w->owned);
+    w->owned = NULL;
+}
+
 typedef struct {
     float *out;
-    const float *in, *w;
+    const float *in;
+    mt_w w;
     int N, C, OC, bwd;
     float beta;
     long chunk;
 } gemm_job;
 
-static void gemm_range(void *ctx, long lo, long hi) {
-    const gemm_job *J = ctx;
-    const long c0 = lo * J->chunk, c1 = hi * J->chunk;
-    if (!J->bwd) { /* out[:, c0:c1] = in . W[c0:c1, :]^T */
-        const long n = (c1 < J->OC ? c1 : J->OC) - c0;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, J->N, (int)n, J->C, 1.0f, J->in, J->C,
-                    J->w + (size_t)c0 * J->C, J->C, J->beta, J->out + c0, J->OC);
-    } else { /* din[:, c0:c1] = dout . W[:, c0:c1] */
-        const long n = (c1 < J->C ? c1 : J->C) - c0;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, J->N, (int)n, J->OC, 1.0f, J->in, J->OC, J->w + c0,
-                    J->C, J->beta, J->out + c0, J->C);
+/* Unblocked fallback when no conversion buffer can be had: slow, exact, never fails. */
+static void gemm_half_direct(const gemm_job *J, long c0, long c1) {
+    const uint16_t *W = J->w.p;
+    const int bf = J->w.type == MT_W_BF16;
+    const int K = J->bwd ? J->OC : J->C, ldo = J->bwd ? J->C : J->OC;
+    for (int n = 0; n < J->N; n++)
+        for (long c = c0; c < c1; c++) {
+            double acc = 0;
+            for (int k = 0; k < K; k++) {
+                float wv;
+                mt_half_to_f32(&wv, J->bwd ? W + (size_t)k * J->C + c : W + (size_t)c * J->C + k, 1, bf);
+                acc += (double)J->in[(size_t)n * K + k] * wv;
+            }
+            float *o = J->out + (size_t)n * ldo + c;
+            *o = (float)acc + (J->beta != 0 ? *o : 0);
+        }
+}
+
+/* Output columns [c0, c1) of a product with f16/bf16 weights: a block of W at a time is
+ * converted (rows of W forward, column strips backward) and multiplied in f32, so each output
+ * element still sums over the whole inner dimension in one sgemm. */
+static void gemm_half(const gemm_job *J, long c0, long c1) {
+    const int bf = J->w.type == MT_W_BF16;
+    const uint16_t *W = J->w.p;
+    const long K = J->bwd ? J->OC : J->C; /* inner dimension */
+    long B = half_block() / K;
+    B = B < 16 ? 16 : B / 16 * 16;
+    if (B > c1 - c0) B = c1 - c0;
+    float *buf = half_scratch((size_t)B * K);
+    if (!buf) {
+        gemm_half_direct(J, c0, c1);
+        return;
+    }
+    for (long b0 = c0; b0 < c1; b0 += B) {
+        const long n = c1 - b0 < B ? c1 - b0 : B;
+        if (!J->bwd) { /* out[:, b0:b0+n] = in . W[b0:b0+n, :]^T */
+            half_convert(buf, W + (size_t)b0 * J->C, n, J->C, J->C, bf);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, J->N, (int)n, J->C, 1.0f, J->in, J->C, buf, J->C,
+                        J->beta, J->out + b0, J->OC);
+        } else { /* din[:, b0:b0+n] = dout . W[:, b0:b0+n] */
+            half_convert(buf, W + b0, J->OC, n, J->C, bf);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, J->N, (int)n, J->OC, 1.0f, J->in, J->OC, buf,
+                        (int)n, J->beta, J->out + b0, J->C);
+        }
     }
 }
 
-/* Column chunks: about 4 per thread, multiples of 64, whole GEMM when small. */
-static int pool_gemm(float *out, const float *in, const float *w, int N, int C, int OC, int bwd, float beta) {
-    const long cols = bwd ? C : OC;
-    if (!use_pool_gemm() || (double)N * C * OC < 4e6) return 0;
-    long chunk = (cols + 4L * mt_threads() - 1) / (4L * mt_threads());
-    chunk = (chunk + 63) / 64 * 64;
-    gemm_job J = {out, in, w, N, C, OC, bwd, beta, chunk};
-    mt_parallel_for((cols + chunk - 1) / chunk, 1, gemm_range, &J);
-    return 1;
+static void gemm_cols(const gemm_job *J, long c0, long c1) {
+    if (J->w.type != MT_W_F32) {
+        gemm_half(J, c0, c1);
+    } else if (!J->bwd) { /* out[:, c0:c1] = in . W[c0:c1, :]^T */
+        const float *w = J->w.p;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, J->N, (int)(c1 - c0), J->C, 1.0f, J->in, J->C,
+                    w + (size_t)c0 * J->C, J->C, J->beta, J->out + c0, J->OC);
+    } else { /* din[:, c0:c1] = dout . W[:, c0:c1] */
+        const float *w = J->w.p;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, J->N, (int)(c1 - c0), J->OC, 1.0f, J->in, J->OC,
+                    w + c0, J->C, J->beta, J->out + c0, J->C);
+    }
 }
 
-void mt_matmul_fwd(float *out, const float *in, const float *w, const float *bias, int N, int C, int OC) {
+static void gemm_range(void *ctx, long lo, long hi) {
+    const gemm_job *J = ctx;
+    const long cols = J->bwd ? J->C : J->OC, c1 = hi * J->chunk;
+    gemm_cols(J, lo * J->chunk, c1 < cols ? c1 : cols);
+}
+
+/* Column chunks on the pool: about 4 per thread, multiples of 64, whole GEMM when small;
+ * otherwise one call (OpenBLAS threads it). */
+static void gemm(float *out, const float *in, mt_w w, int N, int C, int OC, int bwd, float beta) {
+    const long cols = bwd ? C : OC;
+    gemm_job J = {out, in, w, N, C, OC, bwd, beta, cols};
+    if (use_pool_gemm() && (double)N * C * OC >= 4e6) {
+        long chunk = (cols + 4L * mt_threads() - 1) / (4L * mt_threads());
+        J.chunk = (chunk + 63) / 64 * 64;
+        mt_parallel_for((cols + J.chunk - 1) / J.chunk, 1, gemm_range, &J);
+        return;
+    }
+    gemm_cols(&J, 0, cols);
+}
+
+void mt_matmul_fwd(float *out, const float *in, mt_w w, const float *bias, int N, int C, int OC) {
     if (bias) {
         for (int n = 0; n < N; n++) memcpy(out + (size_t)n * OC, bias, sizeof(float) * OC);
     }
-    if (pool_gemm(out, in, w, N, C, OC, 0, bias ? 1.0f : 0.0f)) return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, in, C, w, C,
-                bias ? 1.0f : 0.0f, out, OC);
+    gemm(out, in, w, N, C, OC, 0, bias ? 1.0f : 0.0f);
 }
 
-void mt_matmul_bwd_in(float *din, const float *dout, const float *w, int N, int C, int OC, int accumulate) {
-    if (pool_gemm(din, dout, w, N, C, OC, 1, accumulate ? 1.0f : 0.0f)) return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, OC, w, C,
-                accumulate ? 1.0f : 0.0f, din, C);
+void mt_matmul_bwd_in(float *din, const float *dout, mt_w w, int N, int C, int OC, int accumulate) {
+    gemm(din, dout, w, N, C, OC, 1, accumulate ? 1.0f : 0.0f);
 }
 
 typedef struct {

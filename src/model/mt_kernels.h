@@ -6,6 +6,7 @@
 #define MT_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Work sharing for the non-GEMM kernels (OpenBLAS threads its own GEMMs): fn(ctx, lo, hi) runs on
  * chunks of `grain` items of [0, n), taken from a shared counter by the calling thread and the
@@ -20,10 +21,32 @@ int mt_threads(void);
  * afresh per query, one fault per 4 KB page). Released with free(). */
 void *mt_alloc_big(size_t bytes);
 
+/* A weight matrix (an nn.Linear [OC, C] or an embedding [V, d], row-major) as held in memory:
+ * f32, or f16/bf16 as the checkpoint stores it, which halves the memory and the bandwidth of
+ * every product (a 7B model: 14 GB instead of 28). Products convert blocks of it to f32 and
+ * accumulate in f32, so they equal those of a copy converted at load up to summation order. */
+typedef enum { MT_W_F32, MT_W_F16, MT_W_BF16 } mt_wtype;
+typedef struct mt_w {
+    const void *p;  /* NULL: absent */
+    mt_wtype type;
+    float *owned;   /* the f32 copy made by mt_w_promote (p points at it), freed by mt_w_release */
+} mt_w;
+
+static inline mt_w mt_w_of(const float *p) { return (mt_w){p, MT_W_F32, NULL}; }
+/* The weights as writable f32, or NULL while they are held as f16/bf16. */
+static inline float *mt_w_f32(mt_w w) { return w.type == MT_W_F32 ? (float *)w.p : NULL; }
+/* Rows [row, row + n) of a matrix with `cols` columns, as f32, into dst [n][cols]. */
+void mt_w_rows(mt_w w, long row, long n, long cols, float *dst);
+/* Converts f16/bf16 weights of n values to an owned f32 copy (before they are changed:
+ * edits and training need f32 precision); no-op for f32. MT_ENOMEM-style: returns -1 when out
+ * of memory, leaving w unchanged. */
+int mt_w_promote(mt_w *w, size_t n);
+void mt_w_release(mt_w *w);
+
 /* out[N,OC] = in[N,C] . W[OC,C]^T + bias[OC] (bias may be NULL). */
-void mt_matmul_fwd(float *out, const float *in, const float *w, const float *bias, int N, int C, int OC);
+void mt_matmul_fwd(float *out, const float *in, mt_w w, const float *bias, int N, int C, int OC);
 /* din[N,C] (+)= dout[N,OC] . W[OC,C]; accumulate selects += instead of =. */
-void mt_matmul_bwd_in(float *din, const float *dout, const float *w, int N, int C, int OC, int accumulate);
+void mt_matmul_bwd_in(float *din, const float *dout, mt_w w, int N, int C, int OC, int accumulate);
 
 /* LayerNorm over C: out = (in - mean) * rstd * w + b; keeps mean and rstd [N] for backward. */
 void mt_layernorm_fwd(float *out, float *mean, float *rstd, const float *in, const float *w,

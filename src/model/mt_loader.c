@@ -3,7 +3,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+
+#include "mt_half.h"
 
 const mt_st_tensor *mt_loader_find(const mt_loader *L, const char *name) {
     char alt[6][512];
@@ -64,7 +67,7 @@ static int read_gguf(mt_loader *L, const char *name, int64_t d0, int64_t d1, int
         if (!isfinite(dst[i]))
             rc = mt_fail(L->e, MT_ENUMERIC, "%s: tensor '%s' holds a non-finite value (%g) at flat index %zu", L->dir,
                          t->name, dst[i], i);
-    if (!rc && L->gguf_fix) L->gguf_fix(L, name, dst, d0, d1);
+    if (!rc && L->gguf_fix) L->gguf_fix(L, name, dst, sizeof(float), d0, d1);
     return rc;
 }
 
@@ -127,4 +130,93 @@ int mt_loader_get(mt_loader *L, float **dst, const char *name, int64_t d0, int64
     int rc = mt_loader_read(L, name, d0, d1, 0, 0, p, NULL);
     *dst = p;
     return rc;
+}
+
+/* ---------------------------------------------------------------- f16/bf16 weight matrices */
+
+/* The storage type a matrix keeps: f16/bf16 when the file holds it so and MT_WEIGHTS is not
+ * f32 (read on every load, so one process can hold both kinds), else f32. */
+static mt_wtype kept_type(const mt_loader *L, const char *name, const void **data) {
+    const char *env = getenv("MT_WEIGHTS");
+    *data = NULL;
+    if ((env && !strcmp(env, "f32")) || !mt_host_le()) return MT_W_F32;
+    if (L->gguf) {
+        const mt_gguf_tensor *t = gguf_find(L, name);
+        if (!t || (t->type != MT_GGML_F16 && t->type != MT_GGML_BF16)) return MT_W_F32;
+        *data = t->data;
+        return t->type == MT_GGML_BF16 ? MT_W_BF16 : MT_W_F16;
+    }
+    const mt_st_tensor *t = mt_loader_find(L, name);
+    if (!t || (t->dtype != MT_DT_F16 && t->dtype != MT_DT_BF16)) return MT_W_F32;
+    *data = t->data;
+    return t->dtype == MT_DT_BF16 ? MT_W_BF16 : MT_W_F16;
+}
+
+/* The first non-finite value of n 16-bit floats, or -1: an all-ones exponent. */
+static long half_nonfinite(const uint16_t *h, size_t n, mt_wtype type) {
+    const uint16_t mask = type == MT_W_BF16 ? 0x7f80 : 0x7c00;
+    for (size_t i = 0; i < n; i++)
+        if ((h[i] & mask) == mask) return (long)i;
+    return -1;
+}
+
+int mt_loader_get_w(mt_loader *L, mt_w *dst, const char *name, int64_t d0, int64_t d1, int transpose, int optional) {
+    *dst = (mt_w){0};
+    if (optional && !mt_loader_has(L, name)) return MT_OK;
+    const void *src;
+    const mt_wtype type = kept_type(L, name, &src);
+    const size_t n = (size_t)d0 * (size_t)(d1 ? d1 : 1);
+    if (type == MT_W_F32) {
+        float *p = mt_loader_take(L, n);
+        int rc = mt_loader_read(L, name, d0, d1, transpose, 0, p, NULL);
+        *dst = mt_w_of(p);
+        return rc;
+    }
+    int rc = mt_loader_read(L, name, d0, d1, transpose, 0, NULL, NULL); /* names and shapes */
+    if (rc) return rc;
+    const int fix = L->gguf && L->gguf_fix && L->gguf_fix(L, name, NULL, 2, d0, d1);
+    const int copy = transpose || fix || ((uintptr_t)src & 1);
+    uint16_t *h = NULL;
+    if (copy) {
+        L->hcount += n;
+        if (!L->hnext) return MT_OK;
+        h = L->hnext;
+        L->hnext += n;
+    }
+    if (!L->next) return MT_OK; /* counting pass */
+    long bad = half_nonfinite(src, n, type);
+    if (bad >= 0) {
+        float v;
+        mt_half_to_f32(&v, (const uint16_t *)src + bad, 1, type == MT_W_BF16);
+        return mt_fail(L->e, MT_ENUMERIC, "%s: tensor '%s' holds a non-finite value (%g) at flat index %ld",
+                       L->gguf ? L->dir : mt_loader_find(L, name)->file, name, v, bad);
+    }
+    if (!copy) {
+        *dst = (mt_w){src, type, NULL};
+        L->aliased = 1;
+        return MT_OK;
+    }
+    const uint16_t *s = src;
+    if (transpose) /* the file holds [d1, d0] */
+        for (int64_t i = 0; i < d1; i++)
+            for (int64_t j = 0; j < d0; j++) h[j * d1 + i] = s[i * d0 + j];
+    else
+        memcpy(h, s, n * 2);
+    if (fix) L->gguf_fix(L, name, h, 2, d0, d1);
+    *dst = (mt_w){h, type, NULL};
+    return MT_OK;
+}
+
+int mt_loader_alloc(mt_loader *L, float **arena, uint16_t **harena) {
+    *arena = L->count ? malloc(L->count * sizeof(float)) : NULL;
+    *harena = L->hcount ? malloc(L->hcount * sizeof(uint16_t)) : NULL;
+    if ((L->count && !*arena) || (L->hcount && !*harena))
+        return mt_fail(L->e, MT_ENOMEM, "%s: cannot allocate %zu MB for the weights", L->dir,
+                       (L->count * 4 + L->hcount * 2) >> 20);
+    /* the filling pass needs a non-NULL cursor even for an empty arena */
+    static float none;
+    L->next = *arena ? *arena : &none;
+    L->hnext = *harena;
+    L->count = L->hcount = 0;
+    return MT_OK;
 }

@@ -1,10 +1,14 @@
 /* Weight loading shared by the model families: finds tensors under current or legacy names,
  * checks shapes against config.json, converts to f32 into one arena (two passes: the first
- * counts and validates, the second fills), and rejects non-finite values. */
+ * counts and validates, the second fills), and rejects non-finite values. Weight matrices
+ * (mt_loader_get_w) stored as f16/bf16 stay so: in place in the file's mapping when they need
+ * no rearranging (the caller then keeps the file open), else copied into a second arena of
+ * 16-bit values. MT_WEIGHTS=f32 converts them to f32 like everything else. */
 #ifndef MT_LOADER_H
 #define MT_LOADER_H
 
 #include "mt_gguf.h"
+#include "mt_kernels.h"
 #include "mt_safetensors.h"
 
 typedef struct mt_loader mt_loader;
@@ -14,12 +18,16 @@ struct mt_loader {
     /* GGUF: maps an HF tensor name to the GGUF one (0 if it has none), and fixes a converted
      * tensor up afterwards (e.g. undoing llama.cpp's Q/K row permutation); either may be NULL. */
     int (*gguf_name)(const mt_loader *L, const char *hf, char *out, size_t n);
-    void (*gguf_fix)(const mt_loader *L, const char *hf, float *data, int64_t d0, int64_t d1);
+    /* gguf_fix rearranges rows of elem-byte values; with data NULL it only says whether it would. */
+    int (*gguf_fix)(const mt_loader *L, const char *hf, void *data, size_t elem, int64_t d0, int64_t d1);
     const void *user;
     const char *dir;
     const char *prefix; /* optional model prefix ("bert.", "transformer."): tried with and without */
     float *next;        /* next free arena slot; NULL during the counting pass */
     size_t count;       /* floats reserved so far */
+    uint16_t *hnext;    /* next free slot of the 16-bit arena; NULL during the counting pass */
+    size_t hcount;      /* 16-bit values reserved so far */
+    int aliased;        /* some weights point into the checkpoint's mapping */
     mt_err *e;
 };
 
@@ -39,5 +47,13 @@ int mt_loader_read(mt_loader *L, const char *name, int64_t d0, int64_t d1, int t
 
 /* take + read: the common case. *dst is NULL when the tensor is optional and absent. */
 int mt_loader_get(mt_loader *L, float **dst, const char *name, int64_t d0, int64_t d1, int optional);
+
+/* A weight matrix [d0, d1] (transpose: the file holds [d1, d0]): f16/bf16 kept as stored (see
+ * above), anything else converted to f32. optional: absent leaves dst->p NULL. */
+int mt_loader_get_w(mt_loader *L, mt_w *dst, const char *name, int64_t d0, int64_t d1, int transpose, int optional);
+
+/* After the counting pass: allocates the arenas (*arena for the floats, *harena for the 16-bit
+ * values; either NULL when empty) and points the loader at them for the filling pass. */
+int mt_loader_alloc(mt_loader *L, float **arena, uint16_t **harena);
 
 #endif

@@ -1,7 +1,9 @@
-/* Saving the (edited) weights as a HuggingFace folder: model.safetensors in F32 with the names
+/* Saving the (edited) weights as a HuggingFace folder: model.safetensors with the names
  * and layouts transformers expects (GPT-2 Conv1D transposed back, BLOOM/GPT-2 fused QKV
  * re-fused, Gemma's (1 + w) norms stored as w, GGUF Llama Q/K already in HF order since the
- * loader undid llama.cpp's permutation), plus config.json and tokenizer files. */
+ * loader undid llama.cpp's permutation), plus config.json and tokenizer files. Each tensor is
+ * written in its type in memory: f32, or f16/bf16 for matrices kept as the checkpoint stored
+ * them (unchanged: an edit converts a matrix to f32 first). */
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -16,7 +18,9 @@
 
 /* ---------------------------------------------------------------- safetensors writer */
 
-int mt_st_out_add(mt_st_out *o, const char *name, long rows, long cols, const float *data, int copy, mt_err *e) {
+static size_t elem_size(mt_wtype t) { return t == MT_W_F32 ? 4 : 2; }
+
+int mt_st_out_add(mt_st_out *o, const char *name, long rows, long cols, mt_w data, int copy, mt_err *e) {
     if (o->n == o->cap) {
         int cap = o->cap ? 2 * o->cap : 64;
         char **nn = realloc(o->names, sizeof *nn * cap);
@@ -25,35 +29,36 @@ int mt_st_out_add(mt_st_out *o, const char *name, long rows, long cols, const fl
         if (r) o->rows = r;
         long *c = r ? realloc(o->cols, sizeof *c * cap) : NULL;
         if (c) o->cols = c;
-        float **d = c ? realloc(o->data, sizeof *d * cap) : NULL;
+        mt_w *d = c ? realloc(o->data, sizeof *d * cap) : NULL;
         if (d) o->data = d;
         int *own = d ? realloc(o->own, sizeof *own * cap) : NULL;
         if (!own) return mt_fail(e, MT_ENOMEM, "out of memory");
         o->own = own;
         o->cap = cap;
     }
-    const size_t n = (size_t)rows * (cols ? cols : 1);
-    float *buf = (float *)data;
+    const size_t bytes = (size_t)rows * (cols ? cols : 1) * elem_size(data.type);
     if (copy) {
-        buf = malloc(sizeof(float) * n);
+        void *buf = malloc(bytes ? bytes : 1);
         if (!buf) return mt_fail(e, MT_ENOMEM, "out of memory");
-        memcpy(buf, data, sizeof(float) * n);
+        memcpy(buf, data.p, bytes);
+        data.p = buf;
     }
     o->names[o->n] = strdup(name);
     if (!o->names[o->n]) {
-        if (copy) free(buf);
+        if (copy) free((void *)data.p);
         return mt_fail(e, MT_ENOMEM, "out of memory");
     }
-    o->rows[o->n] = rows, o->cols[o->n] = cols, o->data[o->n] = buf, o->own[o->n] = copy;
+    data.owned = NULL;
+    o->rows[o->n] = rows, o->cols[o->n] = cols, o->data[o->n] = data, o->own[o->n] = copy;
     o->n++;
     return MT_OK;
 }
 
-/* Adds a fresh buffer the writer owns (filled by the caller). */
-static float *add_new(mt_st_out *o, const char *name, long rows, long cols, mt_err *e) {
-    float *buf = calloc((size_t)rows * (cols ? cols : 1), sizeof(float));
+/* Adds a fresh zeroed buffer of `type` the writer owns (filled by the caller). */
+static void *add_new(mt_st_out *o, const char *name, long rows, long cols, mt_wtype type, mt_err *e) {
+    void *buf = calloc((size_t)rows * (cols ? cols : 1), elem_size(type));
     if (!buf) return mt_fail(e, MT_ENOMEM, "out of memory"), NULL;
-    if (mt_st_out_add(o, name, rows, cols, buf, 0, e)) {
+    if (mt_st_out_add(o, name, rows, cols, (mt_w){buf, type, NULL}, 0, e)) {
         free(buf);
         return NULL;
     }
@@ -64,18 +69,19 @@ static float *add_new(mt_st_out *o, const char *name, long rows, long cols, mt_e
 void mt_st_out_free(mt_st_out *o) {
     for (int i = 0; i < o->n; i++) {
         free(o->names[i]);
-        if (o->own[i]) free(o->data[i]);
+        if (o->own[i]) free((void *)o->data[i].p);
     }
     free(o->names), free(o->rows), free(o->cols), free(o->data), free(o->own);
     memset(o, 0, sizeof *o);
 }
 
 int mt_st_out_write(const mt_st_out *o, const char *path, mt_err *e) {
+    static const char *const dtype[] = {[MT_W_F32] = "F32", [MT_W_F16] = "F16", [MT_W_BF16] = "BF16"};
     json_t *h = json_object();
     size_t off = 0;
     for (int i = 0; h && i < o->n; i++) {
-        const size_t bytes = sizeof(float) * (size_t)o->rows[i] * (o->cols[i] ? o->cols[i] : 1);
-        json_t *t = json_pack("{s:s, s:[I], s:[I, I]}", "dtype", "F32", "shape", (json_int_t)o->rows[i],
+        const size_t bytes = elem_size(o->data[i].type) * (size_t)o->rows[i] * (o->cols[i] ? o->cols[i] : 1);
+        json_t *t = json_pack("{s:s, s:[I], s:[I, I]}", "dtype", dtype[o->data[i].type], "shape", (json_int_t)o->rows[i],
                               "data_offsets", (json_int_t)off, (json_int_t)(off + bytes));
         if (t && o->cols[i]) json_array_append_new(json_object_get(t, "shape"), json_integer(o->cols[i]));
         if (!t || json_object_set_new(h, o->names[i], t)) {
@@ -96,7 +102,7 @@ int mt_st_out_write(const mt_st_out *o, const char *path, mt_err *e) {
     for (size_t i = len; ok && i < padded; i++) ok = fputc(' ', f) != EOF;
     for (int i = 0; ok && i < o->n; i++) {
         size_t n = (size_t)o->rows[i] * (o->cols[i] ? o->cols[i] : 1);
-        ok = fwrite(o->data[i], sizeof(float), n, f) == n;
+        ok = fwrite(o->data[i].p, elem_size(o->data[i].type), n, f) == n;
     }
     if (f && fclose(f)) ok = 0;
     free(text);
@@ -105,15 +111,21 @@ int mt_st_out_write(const mt_st_out *o, const char *path, mt_err *e) {
 
 /* ---------------------------------------------------------------- decoders */
 
-#define ADD(name_fmt, ptr, r, c, ...)                                                   \
-    do {                                                                                \
-        snprintf(n, sizeof n, name_fmt, __VA_ARGS__);                                   \
-        if ((ptr) && (rc = mt_st_out_add(&o, n, r, c, ptr, 0, e))) goto done;          \
+/* ADD: an f32 vector or matrix (skipped when NULL); ADD_W: a matrix in its storage type. */
+#define ADD(name_fmt, ptr, r, c, ...)                                                         \
+    do {                                                                                      \
+        snprintf(n, sizeof n, name_fmt, __VA_ARGS__);                                         \
+        if ((ptr) && (rc = mt_st_out_add(&o, n, r, c, mt_w_of(ptr), 0, e))) goto done;        \
+    } while (0)
+#define ADD_W(name_fmt, w, r, c, ...)                                                         \
+    do {                                                                                      \
+        snprintf(n, sizeof n, name_fmt, __VA_ARGS__);                                         \
+        if ((w).p && (rc = mt_st_out_add(&o, n, r, c, w, 0, e))) goto done;                  \
     } while (0)
 
 /* A (1 + w) norm gain stored as w. */
 static int add_minus_one(mt_st_out *o, const char *name, const float *w, int n, mt_err *e) {
-    float *b = add_new(o, name, n, 0, e);
+    float *b = add_new(o, name, n, 0, MT_W_F32, e);
     if (!b) return MT_ENOMEM;
     for (int i = 0; i < n; i++) b[i] = w[i] - 1.0f;
     return MT_OK;
@@ -130,16 +142,16 @@ static int save_llama_like(const dec_model *m, mt_st_out *oo, int raw, mt_err *e
 #define NORM(w, len, ...)                                                          \
     do {                                                                           \
         snprintf(n, sizeof n, __VA_ARGS__);                                        \
-        if (gem ? (rc = add_minus_one(&o, n, w, len, e)) : (rc = mt_st_out_add(&o, n, len, 0, w, 0, e))) goto done; \
+        if (gem ? (rc = add_minus_one(&o, n, w, len, e)) : (rc = mt_st_out_add(&o, n, len, 0, mt_w_of(w), 0, e))) goto done; \
     } while (0)
-    ADD("%s", m->tok_emb, c->vocab_size, d, "model.embed_tokens.weight");
+    ADD_W("%s", m->tok_emb, c->vocab_size, d, "model.embed_tokens.weight");
     for (int l = 0; l < c->n_layers; l++) {
         const dec_layer *w = &m->layers[l];
         NORM(w->n1_w, d, "model.layers.%d.input_layernorm.weight", l);
-        ADD("model.layers.%d.self_attn.q_proj.weight", w->q_w, qd, d, l);
-        ADD("model.layers.%d.self_attn.k_proj.weight", w->k_w, kd, d, l);
-        ADD("model.layers.%d.self_attn.v_proj.weight", w->v_w, kd, d, l);
-        ADD("model.layers.%d.self_attn.o_proj.weight", w->o_w, d, qd, l);
+        ADD_W("model.layers.%d.self_attn.q_proj.weight", w->q_w, qd, d, l);
+        ADD_W("model.layers.%d.self_attn.k_proj.weight", w->k_w, kd, d, l);
+        ADD_W("model.layers.%d.self_attn.v_proj.weight", w->v_w, kd, d, l);
+        ADD_W("model.layers.%d.self_attn.o_proj.weight", w->o_w, d, qd, l);
         ADD("model.layers.%d.self_attn.q_proj.bias", w->q_b, qd, 0, l);
         ADD("model.layers.%d.self_attn.k_proj.bias", w->k_b, kd, 0, l);
         ADD("model.layers.%d.self_attn.v_proj.bias", w->v_b, kd, 0, l);
@@ -153,15 +165,15 @@ static int save_llama_like(const dec_model *m, mt_st_out *oo, int raw, mt_err *e
         } else {
             NORM(w->n2_w, d, "model.layers.%d.post_attention_layernorm.weight", l);
         }
-        ADD("model.layers.%d.mlp.gate_proj.weight", w->gate_w, f, d, l);
-        ADD("model.layers.%d.mlp.up_proj.weight", w->up_w, f, d, l);
-        ADD("model.layers.%d.mlp.down_proj.weight", w->down_w, d, f, l);
+        ADD_W("model.layers.%d.mlp.gate_proj.weight", w->gate_w, f, d, l);
+        ADD_W("model.layers.%d.mlp.up_proj.weight", w->up_w, f, d, l);
+        ADD_W("model.layers.%d.mlp.down_proj.weight", w->down_w, d, f, l);
         ADD("model.layers.%d.mlp.gate_proj.bias", w->gate_b, f, 0, l);
         ADD("model.layers.%d.mlp.up_proj.bias", w->up_b, f, 0, l);
         ADD("model.layers.%d.mlp.down_proj.bias", w->down_b, d, 0, l);
     }
     NORM(m->final_w, d, "model.norm.weight");
-    if (m->lm_head != m->tok_emb) ADD("%s", m->lm_head, c->vocab_size, d, "lm_head.weight");
+    if (m->lm_head.p != m->tok_emb.p) ADD_W("%s", m->lm_head, c->vocab_size, d, "lm_head.weight");
 #undef NORM
 done:
     *oo = o;
@@ -173,10 +185,11 @@ static int add_fused_qkv(const dec_model *m, const dec_layer *w, mt_st_out *o, c
                          mt_err *e) {
     const mt_config *c = &m->cfg;
     const int d = c->d_model, hd = c->head_dim, H = c->n_heads, gpt = c->arch == MT_ARCH_GPT2;
-    float *W = add_new(o, wn, gpt ? d : 3 * d, gpt ? 3 * d : d, e);
-    float *B = W ? add_new(o, bn, 3 * d, 0, e) : NULL;
+    float *W = add_new(o, wn, gpt ? d : 3 * d, gpt ? 3 * d : d, MT_W_F32, e);
+    float *B = W ? add_new(o, bn, 3 * d, 0, MT_W_F32, e) : NULL;
     if (!B) return MT_ENOMEM;
-    const float *src[3] = {w->q_w, w->k_w, w->v_w}, *srcb[3] = {w->q_b, w->k_b, w->v_b};
+    /* the loader split the fused tensor into f32 matrices */
+    const float *src[3] = {mt_w_f32(w->q_w), mt_w_f32(w->k_w), mt_w_f32(w->v_w)}, *srcb[3] = {w->q_b, w->k_b, w->v_b};
     for (int h = 0; h < H; h++)
         for (int part = 0; part < 3; part++)
             for (int i = 0; i < hd; i++) {
@@ -191,12 +204,14 @@ static int add_fused_qkv(const dec_model *m, const dec_layer *w, mt_st_out *o, c
     return MT_OK;
 }
 
-/* [out, in] -> Conv1D [in, out] */
-static int add_transposed(mt_st_out *o, const char *name, const float *w, int out, int in, mt_err *e) {
-    float *b = add_new(o, name, in, out, e);
+/* [out, in] -> Conv1D [in, out], in the storage type */
+static int add_transposed(mt_st_out *o, const char *name, mt_w w, int out, int in, mt_err *e) {
+    char *b = add_new(o, name, in, out, w.type, e);
     if (!b) return MT_ENOMEM;
+    const size_t es = elem_size(w.type);
+    const char *src = w.p;
     for (int r = 0; r < out; r++)
-        for (int j = 0; j < in; j++) b[(size_t)j * out + r] = w[(size_t)r * in + j];
+        for (int j = 0; j < in; j++) memcpy(b + ((size_t)j * out + r) * es, src + ((size_t)r * in + j) * es, es);
     return MT_OK;
 }
 
@@ -207,10 +222,10 @@ static int save_bloom_gpt2(const dec_model *m, mt_st_out *oo, mt_err *e) {
     char n[256], n2[256];
     int rc = MT_OK;
     if (gpt) {
-        ADD("%s", m->tok_emb, c->vocab_size, d, "transformer.wte.weight");
+        ADD_W("%s", m->tok_emb, c->vocab_size, d, "transformer.wte.weight");
         ADD("%s", m->pos_emb, c->max_pos, d, "transformer.wpe.weight");
     } else {
-        ADD("%s", m->tok_emb, c->vocab_size, d, "transformer.word_embeddings.weight");
+        ADD_W("%s", m->tok_emb, c->vocab_size, d, "transformer.word_embeddings.weight");
         ADD("%s", m->emb_n_w, d, 0, "transformer.word_embeddings_layernorm.weight");
         ADD("%s", m->emb_n_b, d, 0, "transformer.word_embeddings_layernorm.bias");
     }
@@ -239,7 +254,7 @@ static int save_bloom_gpt2(const dec_model *m, mt_st_out *oo, mt_err *e) {
     }
     ADD("%s", m->final_w, d, 0, "transformer.ln_f.weight");
     ADD("%s", m->final_b, d, 0, "transformer.ln_f.bias");
-    if (m->lm_head != m->tok_emb) ADD("%s", m->lm_head, c->vocab_size, d, "lm_head.weight");
+    if (m->lm_head.p != m->tok_emb.p) ADD_W("%s", m->lm_head, c->vocab_size, d, "lm_head.weight");
 done:
     *oo = o;
     return rc;
@@ -271,26 +286,26 @@ int mt_bert_save(const void *impl, const char *src, const char *dir, mt_err *e) 
     mt_st_out o = {0};
     char n[512];
     int rc = MT_OK;
-    ADD("%s.embeddings.word_embeddings.weight", m->word_emb, V, d, P);
+    ADD_W("%s.embeddings.word_embeddings.weight", m->word_emb, V, d, P);
     ADD("%s.embeddings.position_embeddings.weight", m->pos_emb, c->max_pos, d, P);
     ADD("%s.embeddings.token_type_embeddings.weight", m->type_emb, c->type_vocab, d, P);
     ADD("%s.embeddings.LayerNorm.weight", m->emb_ln_w, d, 0, P);
     ADD("%s.embeddings.LayerNorm.bias", m->emb_ln_b, d, 0, P);
     for (int l = 0; l < c->n_layers; l++) {
         const layer_weights *w = &m->layers[l];
-        ADD("%s.%s.%d.attention.self.query.weight", w->q_w, d, d, P, L, l);
+        ADD_W("%s.%s.%d.attention.self.query.weight", w->q_w, d, d, P, L, l);
         ADD("%s.%s.%d.attention.self.query.bias", w->q_b, d, 0, P, L, l);
-        ADD("%s.%s.%d.attention.self.key.weight", w->k_w, d, d, P, L, l);
+        ADD_W("%s.%s.%d.attention.self.key.weight", w->k_w, d, d, P, L, l);
         ADD("%s.%s.%d.attention.self.key.bias", w->k_b, d, 0, P, L, l);
-        ADD("%s.%s.%d.attention.self.value.weight", w->v_w, d, d, P, L, l);
+        ADD_W("%s.%s.%d.attention.self.value.weight", w->v_w, d, d, P, L, l);
         ADD("%s.%s.%d.attention.self.value.bias", w->v_b, d, 0, P, L, l);
-        ADD("%s.%s.%d.attention.output.dense.weight", w->o_w, d, d, P, L, l);
+        ADD_W("%s.%s.%d.attention.output.dense.weight", w->o_w, d, d, P, L, l);
         ADD("%s.%s.%d.attention.output.dense.bias", w->o_b, d, 0, P, L, l);
         ADD("%s.%s.%d.attention.output.LayerNorm.weight", w->ln1_w, d, 0, P, L, l);
         ADD("%s.%s.%d.attention.output.LayerNorm.bias", w->ln1_b, d, 0, P, L, l);
-        ADD("%s.%s.%d.intermediate.dense.weight", w->fc1_w, f, d, P, L, l);
+        ADD_W("%s.%s.%d.intermediate.dense.weight", w->fc1_w, f, d, P, L, l);
         ADD("%s.%s.%d.intermediate.dense.bias", w->fc1_b, f, 0, P, L, l);
-        ADD("%s.%s.%d.output.dense.weight", w->fc2_w, d, f, P, L, l);
+        ADD_W("%s.%s.%d.output.dense.weight", w->fc2_w, d, f, P, L, l);
         ADD("%s.%s.%d.output.dense.bias", w->fc2_b, d, 0, P, L, l);
         ADD("%s.%s.%d.output.LayerNorm.weight", w->ln2_w, d, 0, P, L, l);
         ADD("%s.%s.%d.output.LayerNorm.bias", w->ln2_b, d, 0, P, L, l);
@@ -298,11 +313,11 @@ int mt_bert_save(const void *impl, const char *src, const char *dir, mt_err *e) 
     const char *h = bert ? "cls.predictions.transform.dense" : "lm_head.dense";
     const char *hl = bert ? "cls.predictions.transform.LayerNorm" : "lm_head.layer_norm";
     const char *dec = bert ? "cls.predictions" : "lm_head";
-    ADD("%s.weight", m->head_w, d, d, h);
+    ADD_W("%s.weight", m->head_w, d, d, h);
     ADD("%s.bias", m->head_b, d, 0, h);
     ADD("%s.weight", m->head_ln_w, d, 0, hl);
     ADD("%s.bias", m->head_ln_b, d, 0, hl);
-    if (m->dec_w != m->word_emb) ADD("%s.decoder.weight", m->dec_w, V, d, dec);
+    if (m->dec_w.p != m->word_emb.p) ADD_W("%s.decoder.weight", m->dec_w, V, d, dec);
     ADD("%s.bias", m->dec_b, V, 0, dec);
     char *path = mt_path_join(dir, "model.safetensors");
     rc = path ? mt_st_out_write(&o, path, e) : mt_fail(e, MT_ENOMEM, "out of memory");
@@ -312,6 +327,7 @@ done:
     return rc;
 }
 #undef ADD
+#undef ADD_W
 
 /* ---------------------------------------------------------------- the folder */
 

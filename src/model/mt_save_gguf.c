@@ -110,7 +110,8 @@ int mt_dec_save_gguf(const void *impl, const char *src, const char *out, mt_err 
             rc = mt_fail(e, MT_EFORMAT, "%s: no tensor of %lld values for %s", src, (long long)n, list.names[k]);
             break;
         }
-        mem[t - mt_gguf_tensor_at(g, 0)] = list.data[k];
+        /* a matrix still held as f16/bf16 was never changed (edits convert to f32 first) */
+        mem[t - mt_gguf_tensor_at(g, 0)] = mt_w_f32(list.data[k]);
     }
     /* changed tensors: compare with the source in its own row order */
     for (int i = 0; !rc && i < nt; i++) {

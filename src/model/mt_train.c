@@ -88,19 +88,28 @@ int mt_run_set_intervention(const mt_model *m, mt_run *r, const mt_intervention 
 
 /* ---------------------------------------------------------------- FFN weights */
 
-int mt_model_ffn_view(mt_model *m, int layer, mt_ffn_view *v, mt_err *e) {
-    if (layer < 0 || layer >= m->cfg.n_layers)
-        return mt_fail(e, MT_EINVAL, "layer %d is outside [0, %d)", layer, m->cfg.n_layers);
+/* The view of a layer's FFN with f32 pointers: matrices held as f16/bf16 are converted first
+ * (a model is logically unchanged by that, hence the cast from const in the readers). */
+static int view_f32(const mt_model *m, int layer, mt_ffn_view *v, mt_err *e) {
     memset(v, 0, sizeof *v);
-    tops(m)->ffn_view(m->impl, layer, v);
+    if (tops(m)->ffn_view(m->impl, layer, 1, v))
+        return mt_fail(e, MT_ENOMEM, "out of memory converting layer %d's FFN weights to f32", layer);
     return MT_OK;
 }
 
-int mt_model_out_embedding(const mt_model *m, const float **E, int *vocab, int *d, mt_err *e) {
-    *E = tops(m)->out_emb(m->impl);
-    *vocab = m->cfg.vocab_size;
-    *d = m->cfg.d_model;
-    return *E ? MT_OK : mt_fail(e, MT_EUNSUPPORTED, "model has no output embedding");
+int mt_model_ffn_view(mt_model *m, int layer, mt_ffn_view *v, mt_err *e) {
+    if (layer < 0 || layer >= m->cfg.n_layers)
+        return mt_fail(e, MT_EINVAL, "layer %d is outside [0, %d)", layer, m->cfg.n_layers);
+    return view_f32(m, layer, v, e);
+}
+
+int mt_model_out_embedding(const mt_model *m, int32_t token, float *row, mt_err *e) {
+    if (token < 0 || token >= m->cfg.vocab_size)
+        return mt_fail(e, MT_EINVAL, "token %d is outside the vocabulary (%d)", token, m->cfg.vocab_size);
+    mt_w E = tops(m)->out_emb(m->impl);
+    if (!E.p) return mt_fail(e, MT_EUNSUPPORTED, "model has no output embedding");
+    mt_w_rows(E, token, 1, m->cfg.d_model, row);
+    return MT_OK;
 }
 
 /* Offsets of the parts of one neuron's block in a flat vector (-1: absent). */
@@ -121,7 +130,7 @@ static rows_layout layout(const mt_ffn_view *v, int flags) {
 
 long mt_ffn_rows_size(const mt_model *m, int flags) {
     mt_ffn_view v = {0};
-    tops(m)->ffn_view(m->impl, 0, &v);
+    tops(m)->ffn_view(m->impl, 0, 0, &v);
     return layout(&v, flags).size;
 }
 
@@ -158,8 +167,8 @@ static void rows_copy(const mt_ffn_view *v, const rows_layout *L, int i, float *
 int mt_ffn_rows_get(const mt_model *m, const mt_neuron_id *sel, int n, int flags, float *params, mt_err *e) {
     int rc = check_sel(m, sel, n, e);
     for (int k = 0; !rc && k < n; k++) {
-        mt_ffn_view v = {0};
-        tops(m)->ffn_view(m->impl, sel[k].layer, &v);
+        mt_ffn_view v;
+        if ((rc = view_f32(m, sel[k].layer, &v, e))) break;
         rows_layout L = layout(&v, flags);
         rows_copy(&v, &L, sel[k].unit, params + (size_t)k * L.size, 0);
     }
@@ -169,8 +178,8 @@ int mt_ffn_rows_get(const mt_model *m, const mt_neuron_id *sel, int n, int flags
 int mt_ffn_rows_set(mt_model *m, const mt_neuron_id *sel, int n, int flags, const float *params, mt_err *e) {
     int rc = check_sel(m, sel, n, e);
     for (int k = 0; !rc && k < n; k++) {
-        mt_ffn_view v = {0};
-        tops(m)->ffn_view(m->impl, sel[k].layer, &v);
+        mt_ffn_view v;
+        if ((rc = view_f32(m, sel[k].layer, &v, e))) break;
         rows_layout L = layout(&v, flags);
         rows_copy(&v, &L, sel[k].unit, (float *)params + (size_t)k * L.size, 1);
     }
@@ -182,8 +191,8 @@ int mt_ffn_edit_value(mt_model *m, int layer, int unit, const float *e_old, cons
     mt_neuron_id id = {layer, unit};
     int rc = check_sel(m, &id, 1, e);
     if (rc) return rc;
-    mt_ffn_view v = {0};
-    tops(m)->ffn_view(m->impl, layer, &v);
+    mt_ffn_view v;
+    if ((rc = view_f32(m, layer, &v, e))) return rc;
     const int d = v.d_model;
     double nv = 0, no = 0, nn = 0;
     for (int j = 0; j < d; j++) {

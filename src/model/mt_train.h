@@ -39,7 +39,10 @@ int mt_run_set_intervention(const mt_model *m, mt_run *r, const mt_intervention 
 
 /* Pointers into the model's (writable) f32 weights of one layer's FFN. Row i of a first
  * matrix is d_model contiguous floats at W + i * d_model; the value vector of unit i is
- * d_model floats at down + i with stride down_stride (HF's [d_model, d_ff] layout). */
+ * d_model floats at down + i with stride down_stride (HF's [d_model, d_ff] layout). A layer
+ * whose FFN matrices are held as f16/bf16 gets f32 copies of them first (3 d_model d_ff
+ * floats): edits and training need f32 precision. The rows/edit/snapshot calls below do the
+ * same for the layers they touch. */
 typedef struct mt_ffn_view {
     int d_model, d_ff, gated;
     float *up, *up_b;     /* W1 (BERT, BLOOM, GPT-2) or up_proj (gated); bias may be NULL */
@@ -49,8 +52,9 @@ typedef struct mt_ffn_view {
 } mt_ffn_view;
 
 int mt_model_ffn_view(mt_model *m, int layer, mt_ffn_view *v, mt_err *e);
-/* The output word embeddings (LM head / MLM decoder rows) [vocab][d]; tied or not. */
-int mt_model_out_embedding(const mt_model *m, const float **E, int *vocab, int *d, mt_err *e);
+/* Row `token` of the output word embeddings (LM head / MLM decoder; tied or not) as f32 into
+ * row [d_model]. */
+int mt_model_out_embedding(const mt_model *m, int32_t token, float *row, mt_err *e);
 
 typedef struct mt_neuron_id {
     int layer, unit;

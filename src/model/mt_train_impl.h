@@ -3,6 +3,7 @@
 #ifndef MT_TRAIN_IMPL_H
 #define MT_TRAIN_IMPL_H
 
+#include "mt_kernels.h"
 #include "mt_model_impl.h"
 #include "mt_train.h"
 
@@ -17,8 +18,10 @@ struct mt_iv {
 
 typedef struct mt_train_ops {
     void (*set_iv)(void *run, const struct mt_iv *iv);
-    void (*ffn_view)(void *impl, int layer, mt_ffn_view *v);
-    const float *(*out_emb)(const void *impl);
+    /* promote: f16/bf16 FFN matrices of the layer become f32 first (-1: out of memory), so the
+     * view's pointers are set; otherwise they are NULL for matrices held as f16/bf16 */
+    int (*ffn_view)(void *impl, int layer, int promote, mt_ffn_view *v);
+    mt_w (*out_emb)(const void *impl);
     int (*rows_grad)(const void *impl, void *run, const mt_fact *f, const mt_neuron_id *sel, int n, int flags,
                      float *grads, double *loss, mt_err *e);
     /* writes model.safetensors (and config.json for GGUF sources) into dir */
@@ -35,16 +38,16 @@ void mt_rows_accumulate(const mt_ffn_view *v, int l, const mt_neuron_id *sel, in
                         int flags, int T, const float *x, const float *dgate, const float *dup, const float *a,
                         const float *dout, float *grads);
 
-/* Writes tensors as one F32 safetensors file: names[i] with shape rows[i] x cols[i] (cols 0:
- * a vector), data[i]. */
+/* Writes tensors as one safetensors file: names[i] with shape rows[i] x cols[i] (cols 0: a
+ * vector), data[i] in its type (F32, F16 or BF16). */
 typedef struct mt_st_out {
     int n, cap;
     char **names;
     long *rows, *cols;
-    float **data; /* owned when own[i] */
+    mt_w *data; /* data[i].p owned when own[i] */
     int *own;
 } mt_st_out;
-int mt_st_out_add(mt_st_out *o, const char *name, long rows, long cols, const float *data, int copy, mt_err *e);
+int mt_st_out_add(mt_st_out *o, const char *name, long rows, long cols, mt_w data, int copy, mt_err *e);
 int mt_st_out_write(const mt_st_out *o, const char *path, mt_err *e);
 void mt_st_out_free(mt_st_out *o);
 

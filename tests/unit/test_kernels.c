@@ -7,6 +7,7 @@
 
 #include "mt_config.h"
 #include "mt_kernels.h"
+#include "mt_safetensors.h" /* mt_f32_to_f16, mt_f32_to_bf16 */
 #include "mt_test.h"
 
 static unsigned long long rng = 88172645463325252ULL;
@@ -43,7 +44,7 @@ static const float *R_;
 static int act_;
 static double loss_matmul(float *x) {
     float out[N * OC];
-    mt_matmul_fwd(out, x, w_, b_, N, C, OC);
+    mt_matmul_fwd(out, x, mt_w_of(w_), b_, N, C, OC);
     return dotp(out, R_, N * OC);
 }
 static double loss_ln(float *x) {
@@ -99,6 +100,42 @@ static void numeric(double (*loss)(float *), float *x, size_t n, double *g) {
     }
 }
 
+/* f16/bf16 weights: products in blocks (MT_HALF_BLOCK is set small in main, so several blocks
+ * and a ragged last one are used) equal the f32 products of the same (rounded) values; rows,
+ * promotion. */
+static void check_half(int bf16) {
+    enum { HN = 5, HC = 37, HO = 53 };
+    static float x[HN * HC], dy[HN * HO], wf[HO * HC], b[HO], o1[HN * HO], o2[HN * HO], d1[HN * HC], d2[HN * HC];
+    static uint16_t wh[HO * HC];
+    const char *name = bf16 ? "bf16" : "f16";
+    fill(x, HN * HC, 1), fill(dy, HN * HO, 1), fill(b, HO, 1), fill(wf, HO * HC, 2);
+    for (int i = 0; i < HO * HC; i++) {
+        wh[i] = bf16 ? mt_f32_to_bf16(wf[i]) : mt_f32_to_f16(wf[i]);
+        wf[i] = bf16 ? mt_bf16_to_f32(wh[i]) : mt_f16_to_f32(wh[i]);
+    }
+    mt_w h = {wh, bf16 ? MT_W_BF16 : MT_W_F16, NULL};
+    double md = 0, mx = 0;
+    mt_matmul_fwd(o1, x, mt_w_of(wf), b, HN, HC, HO);
+    mt_matmul_fwd(o2, x, h, b, HN, HC, HO);
+    for (int i = 0; i < HN * HO; i++) md = fmax(md, fabs(o1[i] - o2[i])), mx = fmax(mx, fabs(o1[i]));
+    CHECK(md <= 1e-6 * mx, "%s matmul forward vs f32 of the same values: max diff %g (max %g)", name, md, mx);
+    for (int acc = 0; acc < 2; acc++) {
+        fill(d1, HN * HC, 1);
+        memcpy(d2, d1, sizeof d1);
+        mt_matmul_bwd_in(d1, dy, mt_w_of(wf), HN, HC, HO, acc);
+        mt_matmul_bwd_in(d2, dy, h, HN, HC, HO, acc);
+        md = 0, mx = 0;
+        for (int i = 0; i < HN * HC; i++) md = fmax(md, fabs(d1[i] - d2[i])), mx = fmax(mx, fabs(d1[i]));
+        CHECK(md <= 1e-6 * mx, "%s matmul backward (accumulate %d) vs f32: max diff %g (max %g)", name, acc, md, mx);
+    }
+    float row[2 * HC];
+    mt_w_rows(h, 7, 2, HC, row);
+    CHECK(!memcmp(row, wf + 7 * HC, sizeof row), "%s rows convert exactly", name);
+    CHECK(!mt_w_promote(&h, HO * HC) && h.type == MT_W_F32 && h.owned && !memcmp(mt_w_f32(h), wf, sizeof wf),
+          "%s promotion to f32 is exact", name);
+    mt_w_release(&h);
+}
+
 int main(void) {
     float x[N * C], w[OC * C], b[OC], R[N * OC > B * T * H * D ? N * OC : B * T * H * D], dx[N * C];
     double g[N * C > B * T * H * D ? N * C : B * T * H * D];
@@ -107,10 +144,13 @@ int main(void) {
     fill(b, OC, 0.5f);
     fill(R, sizeof R / sizeof *R, 1);
     w_ = w, b_ = b, R_ = R;
+    setenv("MT_HALF_BLOCK", "64", 1); /* before the first half product reads it */
+    check_half(1);
+    check_half(0);
 
     /* matmul: dS/dx = R . W; forward also against a naive loop */
     float out[N * OC];
-    mt_matmul_fwd(out, x, w, b, N, C, OC);
+    mt_matmul_fwd(out, x, mt_w_of(w), b, N, C, OC);
     double md = 0;
     for (int n = 0; n < N; n++)
         for (int o = 0; o < OC; o++) {
@@ -119,13 +159,13 @@ int main(void) {
             md = fmax(md, fabs(s - out[n * OC + o]));
         }
     CHECK(md < 1e-5, "matmul forward vs naive: max diff %g", md);
-    mt_matmul_bwd_in(dx, R, w, N, C, OC, 0);
+    mt_matmul_bwd_in(dx, R, mt_w_of(w), N, C, OC, 0);
     numeric(loss_matmul, x, N * C, g);
     CHECK(rel_err(dx, g, N * C) < 1e-3, "matmul backward vs finite differences: rel err %g", rel_err(dx, g, N * C));
     /* accumulate mode adds */
     float dx2[N * C];
     memcpy(dx2, dx, sizeof dx);
-    mt_matmul_bwd_in(dx2, R, w, N, C, OC, 1);
+    mt_matmul_bwd_in(dx2, R, mt_w_of(w), N, C, OC, 1);
     md = 0;
     for (int i = 0; i < N * C; i++) md = fmax(md, fabs(dx2[i] - 2 * dx[i]));
     CHECK(md < 1e-5, "matmul backward accumulate: max diff %g", md);

@@ -293,15 +293,17 @@ static void check_edit_save(const char *dir, const char *name, mt_model *m, mt_r
     mt_neuron_id sel[2] = {{c->n_layers - 1, 9}, {0, 2}};
     mt_ffn_snapshot *snap = NULL;
     CHECK(!mt_ffn_snapshot_take(m, sel, 2, &snap, &e), "%s: snapshot: %s", name, e.msg);
-    const float *E;
-    int vocab, dd;
-    CHECK(!mt_model_out_embedding(m, &E, &vocab, &dd, &e) && vocab == V && dd == d, "%s: out embedding", name);
+    float *E0 = malloc(sizeof(float) * d), *E1 = malloc(sizeof(float) * d);
+    CHECK(!mt_model_out_embedding(m, p->ans[0], E0, &e) && !mt_model_out_embedding(m, p->ans[1], E1, &e),
+          "%s: out embedding", name);
+    CHECK(mt_model_out_embedding(m, V, E1, &e) == MT_EINVAL, "%s: out embedding beyond the vocabulary", name);
+    CHECK(!mt_model_out_embedding(m, p->ans[1], E1, &e), "%s: out embedding", name);
     mt_ffn_view v;
     CHECK(!mt_model_ffn_view(m, sel[0].layer, &v, &e) && v.d_ff == c->d_ff, "%s: view", name);
     double n0 = 0, n1 = 0;
     for (int j = 0; j < d; j++) n0 += (double)v.down[j * v.down_stride + 9] * v.down[j * v.down_stride + 9];
-    CHECK(!mt_ffn_edit_value(m, sel[0].layer, 9, E + (size_t)p->ans[0] * d, E + (size_t)p->ans[1] * d, 1, 8, &e),
-          "%s: edit: %s", name, e.msg);
+    CHECK(!mt_ffn_edit_value(m, sel[0].layer, 9, E0, E1, 1, 8, &e), "%s: edit: %s", name, e.msg);
+    free(E0), free(E1);
     for (int j = 0; j < d; j++) n1 += (double)v.down[j * v.down_stride + 9] * v.down[j * v.down_stride + 9];
     CHECK(n1 != n0, "%s: the edit changed nothing", name);
     mt_ffn_view v0;
