@@ -15,6 +15,8 @@ Output (tests/golden/models/, see the README.md written there):
                  no tied decoder weight); goldens from the bf16-rounded weights
   bert_sharded/  bert's weights as F16 in two shards + model.safetensors.index.json;
                  goldens from the f16-rounded weights
+  xlmr_f16/      xlmr's weights as F16 (same names), Hub-style config (torch_dtype float16);
+                 goldens from the f16-rounded weights
 Each folder: config.json, tokenizer.json (copied from tests/golden/tok/...), weights, and per
 case <case>.json plus <case>_{logits,grad,ig_kn,ig_amig,ig_kn_logprob,ig_amig_act,amig_base}.npy
 (float32; computed in float64).
@@ -185,6 +187,38 @@ def reference(model, dtype=None):
     for p in r.parameters():
         p.requires_grad_(False)
     return r
+
+
+def half_report(sd32, sdh, name, log):
+    """What rounding an F32 state dict to a half type (F16/BF16) did: the largest magnitude
+    against the type's largest finite value (65504 for F16), non-finite values, nonzero values
+    that became subnormal or zero, the largest relative rounding error of the others. Exits if a
+    value is not representable."""
+    mx, nonfinite, sub, flushed, rel, n, dt = 0.0, 0, 0, 0, 0.0, 0, None
+    for k, v in sd32.items():
+        if not v.is_floating_point():
+            continue
+        h = sdh[k]
+        dt = h.dtype
+        tiny = torch.finfo(dt).tiny  # smallest normal
+        x, y = v.double(), h.double()
+        n += x.numel()
+        mx = max(mx, float(x.abs().max()))
+        nonfinite += int((~torch.isfinite(y)).sum())
+        nz = x != 0
+        flushed += int((nz & (y == 0)).sum())
+        sub += int((nz & (y != 0) & (y.abs() < tiny)).sum())
+        normal = y.abs() >= tiny
+        if normal.any():
+            rel = max(rel, float(((y - x).abs() / x.abs())[normal].max()))
+    top = torch.finfo(dt).max
+    line = (f"{name}: {n} values as {str(dt).replace('torch.', '')}: max |w| {mx:.4g} (largest finite "
+            f"{top:.5g}), non-finite {nonfinite}, nonzero values that became subnormal {sub} / zero "
+            f"{flushed}, largest relative rounding error of the others {rel:.2e}")
+    print(line)
+    log.append(line)
+    if nonfinite or mx >= top:
+        sys.exit(f"{name}: weights not representable in {dt}")
 
 
 # ----------------------------------------------------------------------------- computations
@@ -482,6 +516,30 @@ def save_sharded(f32_folder, folder, voc, model):
     shutil.copyfile(voc.path, os.path.join(folder, "tokenizer.json"))
 
 
+def save_f16(f32_folder, folder, voc, log):
+    """Every tensor of the F32 folder as F16 (same names: what save_pretrained writes for a
+    float16 model) and its config.json in the Hub's transformers-4.x spelling (torch_dtype
+    float16 instead of dtype)."""
+    from safetensors.torch import load_file
+
+    if os.path.isdir(folder):
+        shutil.rmtree(folder)
+    os.makedirs(folder)
+    sd = load_file(os.path.join(f32_folder, "model.safetensors"))
+    out = {k: v.to(torch.float16).contiguous() if v.is_floating_point() else v for k, v in sd.items()}
+    half_report(sd, out, os.path.basename(folder), log)
+    save_file(out, os.path.join(folder, "model.safetensors"), metadata={"format": "pt"})
+    with open(os.path.join(f32_folder, "config.json")) as fh:
+        cfg = json.load(fh)
+    cfg.pop("dtype", None)
+    cfg["torch_dtype"] = "float16"
+    cfg["transformers_version"] = "4.46.0"
+    with open(os.path.join(folder, "config.json"), "w") as fh:
+        json.dump(cfg, fh, indent=2, sort_keys=True)
+        fh.write("\n")
+    shutil.copyfile(voc.path, os.path.join(folder, "tokenizer.json"))
+
+
 # ----------------------------------------------------------------------------- checks
 
 
@@ -564,22 +622,46 @@ def main():
     save_hf(xlmr, d_xlmr, ug)
     runx = Runner(reference(xlmr))
     rng = np.random.default_rng(32)
+    xcases = {}
     for name, n_ans in (("single", 1), ("multi", 2)):
-        c = make_case(runx, ug, rng, n_ans)
+        c = xcases[name] = make_case(runx, ug, rng, n_ans)
         write_case(d_xlmr, name, c[0], c[1], c[2], c[3], ug, runx, log)
 
+    # ---- xlmr_f16 (xlmr's weights as F16, Hub-style config; xlmr's single case)
+    d_x16 = os.path.join(args.out, "xlmr_f16")
+    save_f16(d_xlmr, d_x16, ug, log)
+    r = Runner(reference(xlmr, torch.float16))
+    ids, tt, pos, y = xcases["single"][:4]
+    y2 = choose_answers(r, ug, ids, tt, pos)
+    if y2 != y:
+        line = f"note: xlmr_f16: argmax at the mask is {y2}, keeping xlmr's answer {y}"
+        print(line)
+        log.append(line)
+    write_case(d_x16, "single", ids, tt, pos, y, ug, r, log)
+    got = {k: np.load(os.path.join(d_x16, f"single_{k}.npy")) for k in ("logits", "grad", "ig_kn", "ig_amig")}
+    if not all(np.isfinite(v).all() for v in got.values()):
+        sys.exit("xlmr_f16: non-finite goldens")
+    diffs = ", ".join(f"{k} {np.abs(v - np.load(os.path.join(d_xlmr, f'single_{k}.npy'))).max() / np.abs(v).max():.1e}"
+                      for k, v in got.items())
+    line = f"  xlmr_f16/single vs xlmr/single (max abs diff / max abs): {diffs}"
+    print(line)
+    log.append(line)
+
     # ---- checks: sizes, reload with transformers
-    for sub in ("bert", "xlmr", "bert_legacy", "bert_sharded"):
+    for sub in ("bert", "xlmr", "bert_legacy", "bert_sharded", "xlmr_f16"):
         folder = os.path.join(args.out, sub)
         size = sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder) if f.endswith(".safetensors"))
         line = f"{sub}: weights {size} bytes"
+        if sub == "xlmr_f16":  # the others' lines predate the folder size
+            line += f", folder {sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder))} bytes"
         if size >= 2 * 1024 * 1024:
             line += "  ** over 2 MB **"
         print(line)
         log.append(line)
     bad = False
     for sub, cls in (("bert", BertForMaskedLM), ("xlmr", XLMRobertaForMaskedLM),
-                     ("bert_sharded", BertForMaskedLM), ("bert_legacy", BertForMaskedLM)):
+                     ("bert_sharded", BertForMaskedLM), ("bert_legacy", BertForMaskedLM),
+                     ("xlmr_f16", XLMRobertaForMaskedLM)):
         folder = os.path.join(args.out, sub)
         ok = check_reload(folder, np.load(os.path.join(folder, "single_logits.npy")),
                           os.path.join(folder, "single.json"), cls, log)

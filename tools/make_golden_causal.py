@@ -18,6 +18,12 @@ Output (tests/golden/causal/, see the README.md written there):
   llama/ qwen2/ gemma3/ bloom/ gpt2/   config.json + model.safetensors (F32, save_pretrained)
   llama_bf16/                           llama's weights as BF16, a Hub-style (transformers 4.x)
                                         config.json; goldens from the bf16-rounded weights
+  gemma3_f16/                           gemma3's weights as F16 (tied head), Hub-style config
+                                        with final_logit_softcapping set; goldens from the
+                                        f16-rounded weights with that soft cap
+  gpt2_bf16/                            gpt2's weights as BF16 in the Hub's GPT-2 layout (no
+                                        transformer. prefix, h.N.attn.bias buffers; Conv1D
+                                        [in, out]); goldens from the bf16-rounded weights
 Each folder: per case <case>.json and <case>_{logits,grad,ig_kn,ig_amig,ig_kn_logprob,
 ig_amig_act,amig_base}.npy.
 
@@ -39,7 +45,7 @@ torch.set_num_threads(1)
 torch.use_deterministic_algorithms(True)
 
 import torch.nn.functional as TF  # noqa: E402
-from make_golden import reference  # noqa: E402  (the float64 eager reference copy, shared)
+from make_golden import half_report, reference  # noqa: E402  (shared with the masked LMs' script)
 from safetensors.torch import load_file, save_file  # noqa: E402
 from transformers import (  # noqa: E402
     AutoModelForCausalLM,
@@ -68,6 +74,9 @@ MIN_PROB = 0.05  # every answer must be at least this likely (peaky predictions)
 MAX_PROB = 0.95  # ... and not saturated (gradients would vanish)
 DEFAULT_VOCAB = 1000
 MAX_FOLDER = 2 * 1024 * 1024
+# gemma3_f16's final_logit_softcapping: near the f32 model's largest logit (14.7) so that the cap
+# bends the logits noticeably (the top answer's 11.4 becomes 15 tanh(11.4 / 15) = 9.6)
+GEMMA3_F16_SOFTCAP = 15.0
 
 # tests/golden/tok/<name>/tokenizer.json that would fit a model (byte-level BPE); the first one
 # that exists and keeps the weights small enough sets vocab_size. The committed goldens were made
@@ -643,6 +652,96 @@ def save_llama_bf16(f32_folder, folder):
             shutil.copyfile(q, os.path.join(folder, extra))
 
 
+def hub_config(f32_folder, dtype_name, version):
+    """The F32 folder's config.json in the Hub's transformers-4.x spelling: torch_dtype instead of
+    dtype (rope keys are the caller's)."""
+    with open(os.path.join(f32_folder, "config.json")) as fh:
+        cfg = json.load(fh)
+    cfg.pop("dtype", None)
+    cfg["torch_dtype"] = dtype_name
+    cfg["transformers_version"] = version
+    return cfg
+
+
+def write_json(path, doc):
+    with open(path, "w") as fh:
+        json.dump(dict(sorted(doc.items())), fh, indent=2)
+        fh.write("\n")
+
+
+def save_gemma3_f16(f32_folder, folder, softcap, log):
+    """gemma3's tensors as F16 (same names; tied: no lm_head.weight) and a Hub-style Gemma 3
+    config (rope_theta, rope_local_base_freq, rope_scaling null, torch_dtype float16) with
+    final_logit_softcapping = softcap."""
+    if os.path.isdir(folder):
+        shutil.rmtree(folder)
+    os.makedirs(folder)
+    sd = load_file(os.path.join(f32_folder, "model.safetensors"))
+    out = {k: v.to(torch.float16).contiguous() if v.is_floating_point() else v for k, v in sd.items()}
+    half_report(sd, out, "gemma3_f16", log)
+    save_file(out, os.path.join(folder, "model.safetensors"), metadata={"format": "pt"})
+    cfg = hub_config(f32_folder, "float16", "4.55.0")
+    rp = cfg.pop("rope_parameters")
+    for kind in ("full_attention", "sliding_attention"):
+        if rp[kind].get("rope_type", "default") != "default":
+            sys.exit("gemma3_f16: the Hub spelling written here has no per-layer-type rope scaling")
+    cfg["rope_theta"] = rp["full_attention"]["rope_theta"]
+    cfg["rope_local_base_freq"] = rp["sliding_attention"]["rope_theta"]
+    cfg["rope_scaling"] = None
+    cfg["final_logit_softcapping"] = softcap
+    write_json(os.path.join(folder, "config.json"), cfg)
+
+
+def save_gpt2_bf16(f32_folder, folder, log):
+    """gpt2's tensors as BF16 laid out like the Hub's GPT-2 checkpoints: no `transformer.`
+    prefix, Conv1D weights [in, out] as stored, no lm_head.weight (tied), and the causal-mask
+    buffers h.N.attn.bias [1, 1, n_positions, n_positions] (ones on and below the diagonal) that
+    those files carry and loaders must ignore; config.json with torch_dtype bfloat16."""
+    if os.path.isdir(folder):
+        shutil.rmtree(folder)
+    os.makedirs(folder)
+    sd = load_file(os.path.join(f32_folder, "model.safetensors"))
+    cfg = hub_config(f32_folder, "bfloat16", "4.46.0")
+    pre = "transformer."
+    if any(not k.startswith(pre) for k in sd):
+        sys.exit("gpt2_bf16: unexpected tensor names in gpt2/")
+    out = {k[len(pre):]: v.to(torch.bfloat16).contiguous() if v.is_floating_point() else v for k, v in sd.items()}
+    half_report({k[len(pre):]: v for k, v in sd.items()}, out, "gpt2_bf16", log)
+    n = cfg["n_positions"]
+    mask = torch.tril(torch.ones(n, n)).view(1, 1, n, n).to(torch.bfloat16)
+    for l in range(cfg["n_layer"]):
+        out[f"h.{l}.attn.bias"] = mask.clone()
+    save_file(out, os.path.join(folder, "model.safetensors"), metadata={"format": "pt"})
+    write_json(os.path.join(folder, "config.json"), cfg)
+
+
+def write_half_cases(folder, run, ids, ans, bos, replace_id, f32_out, log):
+    """single and multi of a half-precision twin: the f32 model's prompt and answers (a note if
+    the rounded model's greedy answers differ), finite outputs, the difference to the f32 model
+    (f32_out; None where the twin's config differs too)."""
+    name = os.path.basename(folder)
+    x = list(ids)
+    for t, y in enumerate(ans):
+        pr = next_probs(run, x)
+        g = int(torch.argmax(pr))
+        if g != y:
+            say(log, f"note: {name}: argmax after {len(x)} tokens is {g}, keeping the f32 model's answer {y}")
+        if not MIN_PROB <= float(pr[y]) <= MAX_PROB:
+            say(log, f"note: {name}: P(y_{t}) = {float(pr[y]):.4f} is outside [{MIN_PROB}, {MAX_PROB}]")
+        x.append(y)
+    for case, n in (("single", 1), ("multi", len(ans))):
+        out = write_case(folder, case, ids, ans[:n], bos, replace_id, run, log)
+        bad = [k for k, v in out.items() if not bool(torch.isfinite(v).all())]
+        if bad:
+            sys.exit(f"{name}/{case}: non-finite values in {bad}")
+        if f32_out is None:
+            continue
+        ref = f32_out[case]
+        diffs = ", ".join(f"{k} {float((out[k] - ref[k]).abs().max() / ref[k].abs().max()):.1e}"
+                          for k in ("logits", "grad", "ig_kn", "ig_amig"))
+        say(log, f"  {name}/{case} vs the f32 model's goldens (max abs diff / max abs): {diffs}")
+
+
 # ----------------------------------------------------------------------------- checks
 
 
@@ -749,7 +848,7 @@ def main():
     say(log, f"torch {torch.__version__}, transformers {transformers.__version__}, "
              f"numpy {np.__version__}, safetensors {safetensors.__version__}")
     PATCHES.enable()
-    runs, bad = {}, False
+    runs, f32_outs, bad = {}, {}, False
     for name, (builder, seed, emb_std, head_std, gain, prepends_bos, n_words, pseed) in SPECS.items():
         V, tok_path = find_vocab(args.tok_root, name, log)
         model = builder(V)
@@ -766,8 +865,8 @@ def main():
         rng = np.random.default_rng(pseed)
         ids, ans = make_prompt(run, rng, V, bos_id, specials, n_words, log, name)
         check_stock(model, ids, log, name)
-        write_case(folder, "single", ids, ans[:1], prepends_bos, cfg.eos_token_id, run, log)
-        write_case(folder, "multi", ids, ans, prepends_bos, cfg.eos_token_id, run, log)
+        f32_outs[name] = {"single": write_case(folder, "single", ids, ans[:1], prepends_bos, cfg.eos_token_id, run, log),
+                          "multi": write_case(folder, "multi", ids, ans, prepends_bos, cfg.eos_token_id, run, log)}
         runs[name] = (model, run, ids, ans)
 
     # ---- llama_bf16: the same weights rounded to bf16, Hub-style config
@@ -780,12 +879,32 @@ def main():
         say(log, f"note: llama_bf16: argmax is {y}, keeping llama's answer {ans[0]}")
     write_case(folder, "single", ids, ans[:1], True, model.config.eos_token_id, rb, log)
 
+    # ---- gemma3_f16: gemma3's weights rounded to f16 (tied head), Hub-style config, final soft cap
+    model, _, ids, ans = runs["gemma3"]
+    folder = os.path.join(args.out, "gemma3_f16")
+    save_gemma3_f16(os.path.join(args.out, "gemma3"), folder, GEMMA3_F16_SOFTCAP, log)
+    ref = reference(model, torch.float16)
+    ref.config.final_logit_softcapping = GEMMA3_F16_SOFTCAP
+    rh = Runner(ref)
+    top = float(f32_outs["gemma3"]["single"]["logits"].abs().max())
+    say(log, f"gemma3_f16: final_logit_softcapping {GEMMA3_F16_SOFTCAP}: the f32 model's largest prompt logit "
+             f"{top:.2f} would become {GEMMA3_F16_SOFTCAP * math.tanh(top / GEMMA3_F16_SOFTCAP):.2f}")
+    write_half_cases(folder, rh, ids, ans, True, model.config.eos_token_id, None, log)
+
+    # ---- gpt2_bf16: gpt2's weights rounded to bf16, the Hub's GPT-2 layout
+    model, _, ids, ans = runs["gpt2"]
+    folder = os.path.join(args.out, "gpt2_bf16")
+    save_gpt2_bf16(os.path.join(args.out, "gpt2"), folder, log)
+    rh = Runner(reference(model, torch.bfloat16))
+    write_half_cases(folder, rh, ids, ans, False, model.config.eos_token_id, f32_outs["gpt2"], log)
+
     # ---- checks
     check_per_step(runs["llama"][1], os.path.join(args.out, "llama"), "multi", log)
     check_per_step(runs["gemma3"][1], os.path.join(args.out, "gemma3"), "single", log)
     check_per_step(runs["bloom"][1], os.path.join(args.out, "bloom"), "single", log)
     classes = {"llama": LlamaForCausalLM, "qwen2": Qwen2ForCausalLM, "gemma3": Gemma3ForCausalLM,
-               "bloom": BloomForCausalLM, "gpt2": GPT2LMHeadModel, "llama_bf16": LlamaForCausalLM}
+               "bloom": BloomForCausalLM, "gpt2": GPT2LMHeadModel, "llama_bf16": LlamaForCausalLM,
+               "gemma3_f16": Gemma3ForCausalLM, "gpt2_bf16": GPT2LMHeadModel}
     for sub, cls in classes.items():
         folder = os.path.join(args.out, sub)
         # stock HF keeps float32 softmax/norm/RoPE inside: allow 1e-5 against the float64 goldens

@@ -204,9 +204,10 @@ done:
 }
 
 int main(void) {
-    const char *models[] = {"models/bert", "models/xlmr", "models/bert_legacy", "models/bert_sharded",
-                            "causal/llama", "causal/llama_bf16", "causal/qwen2", "causal/gemma3", "causal/bloom",
-                            "causal/gpt2"};
+    const char *models[] = {"models/bert",      "models/xlmr",       "models/bert_legacy", "models/bert_sharded",
+                            "models/xlmr_f16",  "causal/llama",      "causal/llama_bf16",  "causal/qwen2",
+                            "causal/gemma3",    "causal/gemma3_f16", "causal/bloom",       "causal/gpt2",
+                            "causal/gpt2_bf16"};
     const char *cases[] = {"single", "multi", "types"};
     for (size_t i = 0; i < sizeof models / sizeof *models; i++) {
         char dir[256];
