@@ -10,6 +10,8 @@
  *   causal LMs (mt_model_config(m)->causal): ids 1000 + (7919 i) mod 100000 at every position
  *     (with --bos, the model's BOS id first, flagged special); the answer position is the last
  *     token, the AMIG replacement id is the model's EOS (0 if it has none).
+ *   An id at or above the vocabulary size V is taken mod V (vocabularies under 101,000, e.g.
+ *   Llama-2's 32,000; make bench's models are all larger, so their queries are unchanged).
  * The target is the argmax at the answer position of the unpatched model. mt_ig_attribute runs
  * REPEATS times (zero baseline for kn, AMIG's for amig, multiplier a - b, target P(y), neuron:
  * the down projection's input); one line of JSON goes to stdout.
@@ -25,6 +27,10 @@
  *                    (default), 1 = one layer at a time (the unoptimized path)
  *   --check-old      also run the unoptimized path (layer_group 1) once and report its time and
  *                    the largest score difference relative to the largest score
+ *   --layers LIST    attribute only these layers: comma-separated L or LO-HI (inclusive), e.g.
+ *                    0,15,31 or 0-3; one mt_ig_attribute call per item (each redoes the unpatched
+ *                    forward), times summed; the other layers' scores are 0 (default: all layers,
+ *                    one call)
  *   --peak           time cblas_sgemm N x N x N instead (the machine's GEMM peak), no model */
 #include <cblas.h>
 #include <stdio.h>
@@ -59,9 +65,10 @@ static void die(const char *what, const mt_err *e) {
 
 /* The benchmark query; shared with bench/ig_torch.py (keep the two in step). Returns the
  * answer position. bos >= 0: causal query beginning with that id; bos = -2: causal, no BOS. */
-static int bench_query(int T, int causal, int bos, int32_t *ids, uint8_t *special) {
+static int bench_query(int T, int causal, int bos, int V, int32_t *ids, uint8_t *special) {
     for (int i = 0; i < T; i++) {
         ids[i] = 1000 + (int32_t)((7919L * i) % 100000);
+        if (ids[i] >= V) ids[i] %= V;
         special[i] = 0;
     }
     if (causal) {
@@ -178,14 +185,74 @@ static int peak_main(int argc, char **argv) {
     return 0;
 }
 
+/* --layers: up to 256 ranges [lo, hi). Returns their count, -1 when LIST is malformed. */
+#define MAX_RANGES 256
+static int parse_layers(const char *s, int *lo, int *hi) {
+    int n = 0;
+    while (*s) {
+        char *end;
+        long a = strtol(s, &end, 10), b = a;
+        if (end == s || a < 0 || n == MAX_RANGES) return -1;
+        if (*end == '-') {
+            s = end + 1;
+            b = strtol(s, &end, 10);
+            if (end == s || b < a) return -1;
+        }
+        lo[n] = (int)a, hi[n] = (int)b + 1, n++;
+        if (*end == ',') end++;
+        else if (*end) return -1;
+        s = end;
+    }
+    return n;
+}
+
+/* mt_ig_attribute over the layer ranges (nr = 0: all layers, one call), merged into one result. */
+static int ig_ranges(const mt_model *m, const mt_query *q, const mt_ig_opts *o, int nr, const int *lo,
+                     const int *hi, mt_ig_result *out, mt_err *e) {
+    if (nr == 0) return mt_ig_attribute(m, q, o, out, e);
+    const mt_config *c = mt_model_config(m);
+    const size_t L = c->n_layers, f = c->d_ff, na = q->n_answer;
+    memset(out, 0, sizeof *out);
+    out->n_layers = (int)L, out->d_ff = (int)f, out->n_answer = (int)na;
+    out->scores = calloc(L * f, sizeof(float));
+    out->prob = calloc(na, sizeof(double));
+    out->f_a = calloc(L, sizeof(double));
+    out->f_b = calloc(L, sizeof(double));
+    out->score_sum = calloc(L, sizeof(double));
+    out->baseline = calloc(na * L * f, sizeof(float));
+    if (!out->scores || !out->prob || !out->f_a || !out->f_b || !out->score_sum || !out->baseline) die("alloc", NULL);
+    for (int i = 0; i < nr; i++) {
+        mt_ig_opts o1 = *o;
+        o1.layer_lo = lo[i], o1.layer_hi = hi[i];
+        mt_ig_result p = {0};
+        int rc = mt_ig_attribute(m, q, &o1, &p, e);
+        if (rc) {
+            mt_ig_result_free(out);
+            return rc;
+        }
+        for (int l = lo[i]; l < hi[i]; l++) {
+            memcpy(out->scores + l * f, p.scores + l * f, sizeof(float) * f);
+            out->f_a[l] = p.f_a[l], out->f_b[l] = p.f_b[l], out->score_sum[l] = p.score_sum[l];
+            for (size_t t = 0; t < na; t++)
+                memcpy(out->baseline + (t * L + l) * f, p.baseline + (t * L + l) * f, sizeof(float) * f);
+        }
+        if (i == 0) memcpy(out->prob, p.prob, sizeof(double) * na);
+        out->seconds += p.seconds;
+        out->flops += p.flops;
+        if (p.groups > out->groups) out->groups = p.groups;
+        mt_ig_result_free(&p);
+    }
+    return 0;
+}
+
 static void usage(void) {
-    fprintf(stderr, "usage: bench_ig [--scores F.npy] [--breakdown] [--bos] MODEL [STEPS=20] [N_TOKENS=12] "
-                    "[REPEATS=3] [kn|amig]\n       bench_ig --peak [N=1024] [REPEATS=20]\n");
+    fprintf(stderr, "usage: bench_ig [--scores F.npy] [--breakdown] [--bos] [--group N] [--check-old] [--layers LIST] "
+                    "MODEL [STEPS=20] [N_TOKENS=12] [REPEATS=3] [kn|amig]\n       bench_ig --peak [N=1024] [REPEATS=20]\n");
     exit(2);
 }
 
 int main(int argc, char **argv) {
-    const char *scores_path = NULL, *pos[8] = {0};
+    const char *scores_path = NULL, *pos[8] = {0}, *layers_arg = NULL;
     int npos = 0, breakdown = 0, want_bos = 0, group = 0, check_old = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--peak")) return peak_main(argc - i - 1, argv + i + 1);
@@ -194,6 +261,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--bos")) want_bos = 1;
         else if (!strcmp(argv[i], "--group") && i + 1 < argc) group = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--check-old")) check_old = 1;
+        else if (!strcmp(argv[i], "--layers") && i + 1 < argc) layers_arg = argv[++i];
         else if (argv[i][0] == '-' && argv[i][1]) usage();
         else if (npos < 8) pos[npos++] = argv[i];
         else usage();
@@ -215,12 +283,22 @@ int main(int argc, char **argv) {
     const int qd = causal ? c->n_heads * c->head_dim : d, kd = causal ? c->n_kv_heads * c->head_dim : d;
     if (T > c->max_pos - c->pos_offset) die("n_tokens exceeds the model's positions", NULL);
     if (want_bos && (!causal || c->bos_id < 0)) die("--bos: the model is not causal or has no BOS id", NULL);
+    int rlo[MAX_RANGES], rhi[MAX_RANGES], nr = 0;
+    static uint8_t selected[MT_MAX_LAYERS];
+    if (layers_arg && strcmp(layers_arg, "all")) {
+        if ((nr = parse_layers(layers_arg, rlo, rhi)) <= 0) usage();
+        for (int i = 0; i < nr; i++) {
+            if (rhi[i] > L) die("--layers: a layer is outside the model", NULL);
+            for (int l = rlo[i]; l < rhi[i]; l++) selected[l] = 1;
+        }
+    } else
+        for (int l = 0; l < L; l++) selected[l] = 1;
 
     int32_t *ids = malloc(sizeof(int32_t) * T);
     uint8_t *special = malloc(T);
     float *logits = malloc(sizeof(float) * V);
     if (!ids || !special || !logits) die("alloc", NULL);
-    int mask_pos = bench_query(T, causal, want_bos ? c->bos_id : -2, ids, special);
+    int mask_pos = bench_query(T, causal, want_bos ? c->bos_id : -2, V, ids, special);
     const int32_t mask_id = causal ? (c->eos_id >= 0 ? c->eos_id : 0) : 103;
 
     /* Target: argmax at the answer position of the unpatched model. */
@@ -245,7 +323,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < repeats; i++) {
         mt_ig_result_free(&res);
         double w0 = now();
-        if (mt_ig_attribute(m, &q, &o, &res, &e)) die("mt_ig_attribute", &e);
+        if (ig_ranges(m, &q, &o, nr, rlo, rhi, &res, &e)) die("mt_ig_attribute", &e);
         double wall = now() - w0;
         secs[i] = res.seconds > 0 ? res.seconds : wall;
         sum += secs[i];
@@ -260,8 +338,9 @@ int main(int argc, char **argv) {
     if (causal) {
         const double M = steps + 1, fw = c->gated ? 3.0 : 2.0;
         const double tok = 2.0 * d * qd + 2.0 * d * kd + fw * d * f + 2.0 * T * qd; /* MACs, one token, one layer */
-        double fl = 2.0 * T * L * tok;                                                /* unpatched forward */
-        for (int l = 0; l < L; l++) fl += 2.0 * M * 2.0 * ((double)d * f + (L - 1 - l) * tok + (double)d * V);
+        double fl = (nr ? nr : 1) * 2.0 * T * L * tok;                                /* unpatched forward(s) */
+        for (int l = 0; l < L; l++)
+            if (selected[l]) fl += 2.0 * M * 2.0 * ((double)d * f + (L - 1 - l) * tok + (double)d * V);
         gflop_model = fl / 1e9;
     }
 
@@ -271,7 +350,7 @@ int main(int argc, char **argv) {
         mt_ig_opts o1 = o;
         o1.layer_group = 1;
         mt_ig_result r1 = {0};
-        if (mt_ig_attribute(m, &q, &o1, &r1, &e)) die("mt_ig_attribute (layer_group 1)", &e);
+        if (ig_ranges(m, &q, &o1, nr, rlo, rhi, &r1, &e)) die("mt_ig_attribute (layer_group 1)", &e);
         old_s = r1.seconds;
         double md = 0, mx = 1e-30;
         for (size_t i = 0; i < (size_t)L * f; i++) {
@@ -322,9 +401,9 @@ int main(int argc, char **argv) {
     printf("], \"seconds_best\": %.4f, \"seconds_mean\": %.4f, \"gflop\": %.3f, \"gflop_model\": %.3f, \"gflops_best\": %.2f, "
            "\"gflops_mean\": %.2f, \"peak_rss_mb\": %.1f, \"run_arena_mb\": %.1f, \"load_seconds\": %.3f, "
            "\"max_abs_score\": %.6g, \"completeness_max_rel_err\": %.3g, \"layer_group\": %d, \"old_path_seconds\": %.4f, "
-           "\"old_path_max_rel_diff\": %.3g",
+           "\"old_path_max_rel_diff\": %.3g, \"layers\": \"%s\"",
            best, mean, gflop, gflop_model, gflop / best, gflop / mean, peak_rss_mb(), arena / 1048576.0, load_s, max_score,
-           worst_compl, res.groups, old_s, old_rel);
+           worst_compl, res.groups, old_s, old_rel, nr ? layers_arg : "all");
 
     if (breakdown) {
         /* The same work as one kn prompt, piece by piece through the public model API. */

@@ -32,9 +32,9 @@ import numpy as np
 import torch
 
 
-def bench_query(T):
+def bench_query(T, V):
     """Same as bench_query() in bench/bench_ig.c."""
-    ids = [1000 + (7919 * i) % 100000 for i in range(T)]
+    ids = [(1000 + (7919 * i) % 100000) % V for i in range(T)]
     ids[0], ids[-1] = 101, 102
     mask_pos = T // 2
     ids[mask_pos] = 103
@@ -192,7 +192,7 @@ def main():
     elif causal:
         sys.exit("ig_torch: causal models need --ids (bench_ig prints them)")
     else:
-        ids, mask_pos = bench_query(a.tokens)
+        ids, mask_pos = bench_query(a.tokens, cfg.vocab_size)
     with torch.no_grad():
         logits = model(input_ids=torch.tensor([ids])).logits[0, mask_pos]
     own_target = int(torch.argmax(logits))
