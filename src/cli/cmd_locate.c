@@ -188,11 +188,14 @@ int mt_cmd_locate(int argc, char **argv) {
          * and the fact's per-query score matrices; printed once the run's inputs are checked */
         size_t run_bytes = 0;
         if (mt_run_new(m, 64, lo.ig.steps + 1, &probe, &e) == MT_OK) run_bytes = mt_run_bytes(probe);
+        size_t wf32, whalf;
+        mt_model_weight_bytes(m, &wf32, &whalf);
         snprintf(pc.banner, sizeof pc.banner,
-                 "locate: %s %s, %d layers x %d neurons; memory: %.1f MB for the model, %.1f MB run state per query "
-                 "(64 tokens), %.1f MB per query kept until its fact is aggregated\n",
+                 "locate: %s %s, %d layers x %d neurons; memory: %.1f MB for the model (weights: %.1f MB f32, %.1f MB "
+                 "f16/bf16), %.1f MB run state per query (64 tokens), %.1f MB per query kept until its fact is "
+                 "aggregated\n",
                  mt_loc_method_name(lo.method), model, cfg->n_layers, cfg->d_ff, (resident_bytes() - before) / 1e6,
-                 run_bytes / 1e6, (double)cfg->n_layers * cfg->d_ff * 4 / 1e6);
+                 wf32 / 1e6, whalf / 1e6, run_bytes / 1e6, (double)cfg->n_layers * cfg->d_ff * 4 / 1e6);
     }
     rc = mt_locate_run(m, tok, &lo, &run, &e);
     if (rc == MT_EINTERRUPTED) {

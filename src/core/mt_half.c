@@ -1,7 +1,7 @@
 #include "mt_half.h"
 
 #include <string.h>
-#if defined(__F16C__) && defined(__AVX__)
+#if defined(__AVX2__) || (defined(__F16C__) && defined(__AVX__))
 #include <immintrin.h>
 #endif
 
@@ -35,7 +35,13 @@ static float f16_scalar(uint16_t h) {
 
 void mt_half_to_f32(float *dst, const uint16_t *src, size_t n, int bf16) {
     size_t i = 0;
-    if (bf16) { /* the upper 16 bits of an f32: a shift the compiler vectorizes */
+    if (bf16) { /* the upper 16 bits of an f32 */
+#if defined(__AVX2__)
+        for (; i + 8 <= n; i += 8) {
+            __m256i x = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(src + i)));
+            _mm256_storeu_si256((__m256i *)(dst + i), _mm256_slli_epi32(x, 16));
+        }
+#endif
         for (; i < n; i++) {
             uint32_t u = (uint32_t)src[i] << 16;
             memcpy(dst + i, &u, 4);

@@ -97,6 +97,7 @@ static int bert_load(const char *dir, const mt_config *cfg, void **out, mt_err *
     mt_loader L = {.st = st, .dir = dir, .prefix = m->cfg.arch == MT_ARCH_BERT ? "bert." : "roberta.", .e = e};
     if ((rc = load_all(m, &L))) goto fail; /* counting pass: also checks names and shapes */
     if ((rc = mt_loader_alloc(&L, &m->arena, &m->harena)) || (rc = load_all(m, &L))) goto fail;
+    m->n_arena = L.count;
     if (L.aliased) m->st = st; /* matrices point into its mapping */
     else mt_st_close(st);
     *out = m;
@@ -470,5 +471,20 @@ static int op_patch_grad(const void *impl, void *run, int layer, int pos, const 
     return b_patch_grad(impl, run, layer, pos, Z, M, target, logprob, F, dZ, e);
 }
 
+static void op_weight_bytes(const void *impl, size_t *f32, size_t *half) {
+    const bert_model *m = impl;
+    const size_t d = m->cfg.d_model, f = m->cfg.d_ff, V = m->cfg.vocab_size;
+    *f32 = 4 * m->n_arena, *half = 0;
+    mt_w_bytes(m->word_emb, V * d, f32, half);
+    mt_w_bytes(m->head_w, d * d, f32, half);
+    if (m->dec_w.p != m->word_emb.p) mt_w_bytes(m->dec_w, V * d, f32, half);
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        const layer_weights *w = &m->layers[l];
+        mt_w_bytes(w->q_w, d * d, f32, half), mt_w_bytes(w->k_w, d * d, f32, half);
+        mt_w_bytes(w->v_w, d * d, f32, half), mt_w_bytes(w->o_w, d * d, f32, half);
+        mt_w_bytes(w->fc1_w, f * d, f32, half), mt_w_bytes(w->fc2_w, f * d, f32, half);
+    }
+}
+
 const mt_model_ops mt_bert_ops = {"encoder", bert_load, bert_free, op_run_new, op_run_free, op_forward, op_ffn_act,
-                                  op_head_logits, op_forward_batch_acts, NULL, op_patch_grad};
+                                  op_head_logits, op_forward_batch_acts, NULL, op_patch_grad, op_weight_bytes};

@@ -15,6 +15,7 @@ typedef struct {
 typedef struct bert_model {
     mt_config cfg;
     float *arena;      /* every f32 parameter */
+    size_t n_arena;    /* floats in it */
     uint16_t *harena;  /* f16/bf16 matrices that could not stay in the mapping */
     void *st;          /* the checkpoint (mt_safetensors), open while matrices point into it */
     mt_w word_emb, head_w, dec_w;

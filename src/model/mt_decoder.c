@@ -301,6 +301,7 @@ static int dec_load(const char *dir, const mt_config *cfg, void **out, mt_err *e
     if (!rc) rc = fill(m, &L);
     if (!rc) rc = mt_loader_alloc(&L, &m->arena, &m->harena);
     if (!rc) rc = fill(m, &L);
+    m->n_arena = L.count;
     if (!rc && !m->lm_head.p) m->lm_head = m->tok_emb;
     if (!rc && cfg->alibi && !(m->slopes = alibi_slopes(cfg->n_heads))) rc = mt_fail(e, MT_ENOMEM, "out of memory");
     if (!rc && !cfg->alibi && !cfg->learned_pos) {
@@ -808,5 +809,23 @@ static int dec_set_neuron(const void *impl, void *run, int kind, mt_err *e) {
     return MT_OK;
 }
 
+static void dec_weight_bytes(const void *impl, size_t *f32, size_t *half) {
+    const dec_model *m = impl;
+    const mt_config *c = &m->cfg;
+    const size_t d = c->d_model, f = c->d_ff, V = c->vocab_size, qd = (size_t)c->n_heads * c->head_dim,
+                 kd = (size_t)c->n_kv_heads * c->head_dim;
+    *f32 = 4 * m->n_arena, *half = 0;
+    mt_w_bytes(m->tok_emb, V * d, f32, half);
+    if (m->lm_head.p != m->tok_emb.p) mt_w_bytes(m->lm_head, V * d, f32, half);
+    for (int l = 0; l < c->n_layers; l++) {
+        const dec_layer *w = &m->layers[l];
+        mt_w_bytes(w->q_w, qd * d, f32, half), mt_w_bytes(w->k_w, kd * d, f32, half);
+        mt_w_bytes(w->v_w, kd * d, f32, half), mt_w_bytes(w->o_w, d * qd, f32, half);
+        mt_w_bytes(w->gate_w, f * d, f32, half), mt_w_bytes(w->up_w, f * d, f32, half);
+        mt_w_bytes(w->down_w, d * f, f32, half);
+    }
+}
+
 const mt_model_ops mt_decoder_ops = {"decoder", dec_load, dec_free, dec_run_new, dec_run_free, dec_forward, dec_ffn_act,
-                                     dec_head_logits, dec_forward_batch_acts, dec_set_neuron, dec_patch_grad};
+                                     dec_head_logits, dec_forward_batch_acts, dec_set_neuron, dec_patch_grad,
+                                     dec_weight_bytes};

@@ -15,6 +15,7 @@ typedef struct {
 typedef struct {
     mt_config cfg;
     float *arena;     /* every f32 parameter */
+    size_t n_arena;   /* floats in it */
     uint16_t *harena; /* f16/bf16 matrices that could not stay in the mapping */
     void *st, *gguf;  /* the checkpoint, open while matrices point into it */
     mt_w tok_emb, lm_head; /* lm_head.p == tok_emb.p when tied */

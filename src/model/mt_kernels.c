@@ -219,31 +219,33 @@ static void gemm_half_direct(const gemm_job *J, long c0, long c1) {
         }
 }
 
-/* Output columns [c0, c1) of a product with f16/bf16 weights: a block of W at a time is
- * converted (rows of W forward, column strips backward) and multiplied in f32, so each output
- * element still sums over the whole inner dimension in one sgemm. */
+/* Output columns [c0, c1) of a product with f16/bf16 weights, converting a block of W's rows
+ * at a time (contiguous, so the conversion streams) and multiplying it in f32. Forward, a block
+ * of rows is a block of output columns; backward it is a slice of the inner dimension, and the
+ * blocks' products are summed into the output (beta 1 after the first). */
 static void gemm_half(const gemm_job *J, long c0, long c1) {
     const int bf = J->w.type == MT_W_BF16;
     const uint16_t *W = J->w.p;
-    const long K = J->bwd ? J->OC : J->C; /* inner dimension */
-    long B = half_block() / K;
+    const long rows = J->bwd ? J->OC : c1 - c0;
+    long B = half_block() / (J->bwd ? c1 - c0 : J->C);
     B = B < 16 ? 16 : B / 16 * 16;
-    if (B > c1 - c0) B = c1 - c0;
-    float *buf = half_scratch((size_t)B * K);
+    if (B > rows) B = rows;
+    float *buf = half_scratch((size_t)B * J->C);
     if (!buf) {
         gemm_half_direct(J, c0, c1);
         return;
     }
-    for (long b0 = c0; b0 < c1; b0 += B) {
-        const long n = c1 - b0 < B ? c1 - b0 : B;
-        if (!J->bwd) { /* out[:, b0:b0+n] = in . W[b0:b0+n, :]^T */
-            half_convert(buf, W + (size_t)b0 * J->C, n, J->C, J->C, bf);
+    for (long r0 = 0; r0 < rows; r0 += B) {
+        const long n = rows - r0 < B ? rows - r0 : B;
+        if (!J->bwd) { /* out[:, c0+r0 : +n] = in . W[c0+r0 : +n, :]^T */
+            half_convert(buf, W + (size_t)(c0 + r0) * J->C, n, J->C, J->C, bf);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, J->N, (int)n, J->C, 1.0f, J->in, J->C, buf, J->C,
-                        J->beta, J->out + b0, J->OC);
-        } else { /* din[:, b0:b0+n] = dout . W[:, b0:b0+n] */
-            half_convert(buf, W + b0, J->OC, n, J->C, bf);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, J->N, (int)n, J->OC, 1.0f, J->in, J->OC, buf,
-                        (int)n, J->beta, J->out + b0, J->C);
+                        J->beta, J->out + c0 + r0, J->OC);
+        } else { /* din[:, c0:c1] (+)= dout[:, r0 : +n] . W[r0 : +n, c0:c1] */
+            const long w = c1 - c0; /* all of C unless the pool split the columns */
+            half_convert(buf, W + (size_t)r0 * J->C + c0, n, w, J->C, bf);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, J->N, (int)w, (int)n, 1.0f, J->in + r0, J->OC,
+                        buf, (int)w, r0 ? 1.0f : J->beta, J->out + c0, J->C);
         }
     }
 }
@@ -269,14 +271,24 @@ static void gemm_range(void *ctx, long lo, long hi) {
 }
 
 /* Column chunks on the pool: about 4 per thread, multiples of 64, whole GEMM when small;
- * otherwise one call (OpenBLAS threads it). */
+ * otherwise one call (OpenBLAS threads it). Products with f16/bf16 weights and few rows (the
+ * bandwidth-bound case: decoders' patched rows, one head row per step) split their columns over
+ * the pool, one chunk per thread, each converting its blocks into its own cache and multiplying
+ * them with a single-threaded sgemm, so no block changes hands between threads; with many rows
+ * the GEMM dominates and OpenBLAS threads each block's product (measured faster there). */
+int openblas_get_num_threads(void);
 static void gemm(float *out, const float *in, mt_w w, int N, int C, int OC, int bwd, float beta) {
     const long cols = bwd ? C : OC;
     gemm_job J = {out, in, w, N, C, OC, bwd, beta, cols};
-    if (use_pool_gemm() && (double)N * C * OC >= 4e6) {
-        long chunk = (cols + 4L * mt_threads() - 1) / (4L * mt_threads());
+    const int half = w.type != MT_W_F32 && N < 128, T = mt_threads();
+    if ((use_pool_gemm() || half) && T > 1 && (double)N * C * OC >= 4e6) {
+        const long per = half ? T : 4L * T;
+        long chunk = (cols + per - 1) / per;
         J.chunk = (chunk + 63) / 64 * 64;
+        const int blas = half && !use_pool_gemm() ? openblas_get_num_threads() : 1;
+        if (blas > 1) openblas_set_num_threads(1);
         mt_parallel_for((cols + J.chunk - 1) / J.chunk, 1, gemm_range, &J);
+        if (blas > 1) openblas_set_num_threads(blas);
         return;
     }
     gemm_cols(&J, 0, cols);

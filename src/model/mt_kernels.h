@@ -42,6 +42,12 @@ void mt_w_rows(mt_w w, long row, long n, long cols, float *dst);
  * of memory, leaving w unchanged. */
 int mt_w_promote(mt_w *w, size_t n);
 void mt_w_release(mt_w *w);
+/* Adds the bytes of an n-value matrix held apart from the f32 arena: *half for f16/bf16, *f32
+ * for an f32 copy made by mt_w_promote (an f32 matrix in the arena is counted with the arena). */
+static inline void mt_w_bytes(mt_w w, size_t n, size_t *f32, size_t *half) {
+    if (w.type != MT_W_F32) *half += 2 * n;
+    else if (w.owned) *f32 += 4 * n;
+}
 
 /* out[N,OC] = in[N,C] . W[OC,C]^T + bias[OC] (bias may be NULL). */
 void mt_matmul_fwd(float *out, const float *in, mt_w w, const float *bias, int N, int C, int OC);

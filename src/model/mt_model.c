@@ -28,6 +28,8 @@ int mt_model_config_load(const char *path, mt_config *cfg, mt_err *e) {
     return rc;
 }
 
+void mt_model_weight_bytes(const mt_model *m, size_t *f32, size_t *half) { m->ops->weight_bytes(m->impl, f32, half); }
+
 int mt_model_load(const char *dir, mt_model **out, mt_err *e) {
     *out = NULL;
     mt_model *m = mt_calloc(1, sizeof *m);

@@ -21,6 +21,9 @@ int mt_model_config_load(const char *path, mt_config *cfg, mt_err *e);
 /* Whether path is a GGUF file (by its magic). */
 int mt_model_is_gguf(const char *path);
 void mt_model_free(mt_model *m);
+/* Bytes of the weights as held: f32 ones, and f16/bf16 matrices kept in their storage type
+ * (in the checkpoint's mapping or copied; MT_WEIGHTS=f32 converts them at load instead). */
+void mt_model_weight_bytes(const mt_model *m, size_t *f32, size_t *half);
 const mt_config *mt_model_config(const mt_model *m);
 
 /* Run state for sequences of up to max_T tokens and patched batches of up to max_B rows. */

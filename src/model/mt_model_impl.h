@@ -19,6 +19,7 @@ typedef struct mt_model_ops {
     int (*set_neuron)(const void *impl, void *run, int kind, mt_err *e); /* NULL: default only */
     int (*patch_grad)(const void *impl, void *run, int layer, int pos, const float *Z, int M, int32_t target,
                       int logprob, float *F, float *dZ, mt_err *e);
+    void (*weight_bytes)(const void *impl, size_t *f32, size_t *half);
 } mt_model_ops;
 
 extern const mt_model_ops mt_bert_ops, mt_decoder_ops;

@@ -102,12 +102,15 @@ static void numeric(double (*loss)(float *), float *x, size_t n, double *g) {
 
 /* f16/bf16 weights: products in blocks (MT_HALF_BLOCK is set small in main, so several blocks
  * and a ragged last one are used) equal the f32 products of the same (rounded) values; rows,
- * promotion. */
-static void check_half(int bf16) {
-    enum { HN = 5, HC = 37, HO = 53 };
-    static float x[HN * HC], dy[HN * HO], wf[HO * HC], b[HO], o1[HN * HO], o2[HN * HO], d1[HN * HC], d2[HN * HC];
-    static uint16_t wh[HO * HC];
-    const char *name = bf16 ? "bf16" : "f16";
+ * promotion. HN x HC x HO: rows, inner and outer dimension. */
+static void check_half(int bf16, int HN, int HC, int HO) {
+    float *x = malloc(sizeof(float) * HN * HC), *dy = malloc(sizeof(float) * HN * HO);
+    float *wf = malloc(sizeof(float) * HO * HC), *b = malloc(sizeof(float) * HO);
+    float *o1 = malloc(sizeof(float) * HN * HO), *o2 = malloc(sizeof(float) * HN * HO);
+    float *d1 = malloc(sizeof(float) * HN * HC), *d2 = malloc(sizeof(float) * HN * HC);
+    uint16_t *wh = malloc(sizeof(uint16_t) * HO * HC);
+    char name[64];
+    snprintf(name, sizeof name, "%s %dx%dx%d", bf16 ? "bf16" : "f16", HN, HC, HO);
     fill(x, HN * HC, 1), fill(dy, HN * HO, 1), fill(b, HO, 1), fill(wf, HO * HC, 2);
     for (int i = 0; i < HO * HC; i++) {
         wh[i] = bf16 ? mt_f32_to_bf16(wf[i]) : mt_f32_to_f16(wf[i]);
@@ -121,19 +124,20 @@ static void check_half(int bf16) {
     CHECK(md <= 1e-6 * mx, "%s matmul forward vs f32 of the same values: max diff %g (max %g)", name, md, mx);
     for (int acc = 0; acc < 2; acc++) {
         fill(d1, HN * HC, 1);
-        memcpy(d2, d1, sizeof d1);
+        memcpy(d2, d1, sizeof(float) * HN * HC);
         mt_matmul_bwd_in(d1, dy, mt_w_of(wf), HN, HC, HO, acc);
         mt_matmul_bwd_in(d2, dy, h, HN, HC, HO, acc);
         md = 0, mx = 0;
         for (int i = 0; i < HN * HC; i++) md = fmax(md, fabs(d1[i] - d2[i])), mx = fmax(mx, fabs(d1[i]));
         CHECK(md <= 1e-6 * mx, "%s matmul backward (accumulate %d) vs f32: max diff %g (max %g)", name, acc, md, mx);
     }
-    float row[2 * HC];
-    mt_w_rows(h, 7, 2, HC, row);
-    CHECK(!memcmp(row, wf + 7 * HC, sizeof row), "%s rows convert exactly", name);
-    CHECK(!mt_w_promote(&h, HO * HC) && h.type == MT_W_F32 && h.owned && !memcmp(mt_w_f32(h), wf, sizeof wf),
+    mt_w_rows(h, 3, 2, HC, d1);
+    CHECK(!memcmp(d1, wf + 3 * HC, sizeof(float) * 2 * HC), "%s rows convert exactly", name);
+    CHECK(!mt_w_promote(&h, (size_t)HO * HC) && h.type == MT_W_F32 && h.owned &&
+              !memcmp(mt_w_f32(h), wf, sizeof(float) * HO * HC),
           "%s promotion to f32 is exact", name);
     mt_w_release(&h);
+    free(x), free(dy), free(wf), free(b), free(o1), free(o2), free(d1), free(d2), free(wh);
 }
 
 int main(void) {
@@ -145,8 +149,11 @@ int main(void) {
     fill(R, sizeof R / sizeof *R, 1);
     w_ = w, b_ = b, R_ = R;
     setenv("MT_HALF_BLOCK", "64", 1); /* before the first half product reads it */
-    check_half(1);
-    check_half(0);
+    for (int bf = 0; bf < 2; bf++) {
+        check_half(bf, 5, 37, 53);   /* several blocks and a ragged last one */
+        check_half(bf, 9, 300, 1500); /* few rows, big enough to split over the pool */
+        check_half(bf, 130, 64, 500); /* many rows: OpenBLAS threads each block */
+    }
 
     /* matmul: dS/dx = R . W; forward also against a naive loop */
     float out[N * OC];

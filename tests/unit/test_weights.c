@@ -1,0 +1,147 @@
+/* f16/bf16 weight matrices kept in their storage type (mt_kernels.h mt_w): on the half-precision
+ * golden checkpoints, a model loaded as stored and the same model converted to f32 at load
+ * (MT_WEIGHTS=f32) hold the expected bytes and compute the same logits and IG gradients (up
+ * to summation order); an edit converts just that layer's FFN; a non-finite bf16 weight is
+ * refused with the file and tensor named. Agreement with transformers itself is test_model's
+ * (the *_f16 and *_bf16 folders of tests/golden/causal and tests/golden/models). */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mt_model.h"
+#include "mt_test.h"
+#include "mt_train.h"
+
+#define GOLD "tests/golden"
+enum { T = 7, M = 3 };
+
+static double max_rel(const float *got, const float *ref, size_t n) {
+    double md = 0, mx = 1e-30;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - ref[i]);
+        if (!(d <= md)) md = d;
+        if (fabs(ref[i]) > mx) mx = fabs(ref[i]);
+    }
+    return md / mx;
+}
+
+static mt_model *load(const char *dir, int f32) {
+    if (f32) setenv("MT_WEIGHTS", "f32", 1);
+    else unsetenv("MT_WEIGHTS");
+    mt_model *m = NULL;
+    mt_err e;
+    int rc = mt_model_load(dir, &m, &e);
+    CHECK(rc == MT_OK, "load %s (%s): %s", dir, f32 ? "f32" : "as stored", rc ? e.msg : "");
+    unsetenv("MT_WEIGHTS");
+    return rc ? NULL : m;
+}
+
+/* Logits at the answer position, then F and dF/dZ of M patched rows at layer l. */
+typedef struct {
+    float *logits, F[M], *dZ;
+} outputs;
+
+static int run(const mt_model *m, int l, outputs *o) {
+    const mt_config *c = mt_model_config(m);
+    int32_t ids[T];
+    for (int i = 0; i < T; i++) ids[i] = (int32_t)((5 + 37 * i) % c->vocab_size);
+    const int pos = c->causal ? T - 1 : 3;
+    mt_run *r = NULL;
+    mt_err e;
+    int rc = mt_run_new(m, T, M, &r, &e);
+    if (!rc) rc = mt_forward(m, r, ids, NULL, T, &e);
+    o->logits = malloc(sizeof(float) * c->vocab_size);
+    o->dZ = malloc(sizeof(float) * M * c->d_ff);
+    float *Z = malloc(sizeof(float) * M * c->d_ff);
+    if (!rc) rc = mt_head_logits(m, r, pos, o->logits, &e);
+    if (!rc) {
+        int32_t y = 0;
+        for (int v = 1; v < c->vocab_size; v++)
+            if (o->logits[v] > o->logits[y]) y = v;
+        const float *a = mt_run_ffn_act(r, l, pos);
+        for (int k = 0; k < M; k++)
+            for (int j = 0; j < c->d_ff; j++) Z[(size_t)k * c->d_ff + j] = a[j] * (float)(k + 1) / M;
+        rc = mt_patch_grad(m, r, l, pos, Z, M, y, 0, o->F, o->dZ, &e);
+    }
+    CHECK(rc == MT_OK, "run: %s", rc ? e.msg : "");
+    free(Z);
+    mt_run_free(r);
+    return rc;
+}
+
+static void compare(const char *name) {
+    char dir[256];
+    snprintf(dir, sizeof dir, GOLD "/%s", name);
+    mt_model *h = load(dir, 0), *f = load(dir, 1);
+    if (!h || !f) goto done;
+    const mt_config *c = mt_model_config(h);
+    size_t hf32, hhalf, ff32, fhalf;
+    mt_model_weight_bytes(h, &hf32, &hhalf);
+    mt_model_weight_bytes(f, &ff32, &fhalf);
+    CHECK(hhalf > 0 && fhalf == 0, "%s: f16/bf16 bytes as stored %zu, converted %zu", name, hhalf, fhalf);
+    CHECK(hf32 + 2 * hhalf == ff32, "%s: f32 bytes %zu + 2 x %zu half bytes != %zu converted", name, hf32, hhalf, ff32);
+    const int l = c->n_layers - 1;
+    outputs a = {0}, b = {0};
+    if (!run(h, l, &a) && !run(f, l, &b)) {
+        double dl = max_rel(a.logits, b.logits, c->vocab_size), dF = max_rel(a.F, b.F, M);
+        double dz = max_rel(a.dZ, b.dZ, (size_t)M * c->d_ff);
+        CHECK(dl < 1e-5 && dF < 1e-5 && dz < 1e-4, "%s: as stored vs converted: logits %.2g, F %.2g, dF/dZ %.2g", name,
+              dl, dF, dz);
+        printf("%s: as stored vs f32: logits %.2g, F %.2g, dF/dZ %.2g (relative to the largest)\n", name, dl, dF, dz);
+    }
+    free(a.logits), free(a.dZ), free(b.logits), free(b.dZ);
+    /* viewing a layer's FFN for editing converts that layer's FFN matrices, and only those */
+    mt_ffn_view v;
+    mt_err e;
+    CHECK(!mt_model_ffn_view(h, 0, &v, &e) && v.up && v.down && (!c->gated || v.gate), "%s: view", name);
+    size_t pf32, phalf;
+    mt_model_weight_bytes(h, &pf32, &phalf);
+    const size_t ffn = (size_t)(c->gated ? 3 : 2) * c->d_model * c->d_ff;
+    CHECK(phalf == hhalf - 2 * ffn && pf32 == hf32 + 4 * ffn, "%s: after the view: %zu f32 / %zu half bytes", name, pf32,
+          phalf);
+done:
+    mt_model_free(h);
+    mt_model_free(f);
+}
+
+/* A copy of llama_bf16 whose layer-0 up_proj holds a bf16 NaN at flat index 5. */
+static void nonfinite(void) {
+    char dir[64], cmd[256], path[128];
+    snprintf(dir, sizeof dir, "/tmp/mt_test_weights_%d", (int)getpid());
+    snprintf(cmd, sizeof cmd, "cp -r " GOLD "/causal/llama_bf16 %s", dir);
+    CHECK(system(cmd) == 0, "copy llama_bf16");
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    FILE *fp = fopen(path, "r+b");
+    uint64_t hl = 0;
+    char *head = NULL;
+    if (fp && fread(&hl, 8, 1, fp) == 1 && hl < 1000000 && (head = calloc(hl + 1, 1)) && fread(head, 1, hl, fp) == hl) {
+        json_t *j = json_loads(head, 0, NULL);
+        json_t *t = json_object_get(j, "model.layers.0.mlp.up_proj.weight");
+        const long off = (long)json_integer_value(json_array_get(json_object_get(t, "data_offsets"), 0));
+        const unsigned char nan[2] = {0xc0, 0x7f}; /* 0x7fc0 little-endian */
+        CHECK(t && !strcmp(json_string_value(json_object_get(t, "dtype")), "BF16"), "up_proj is BF16");
+        CHECK(fseek(fp, (long)(8 + hl) + off + 2 * 5, SEEK_SET) == 0 && fwrite(nan, 1, 2, fp) == 2, "write NaN");
+        json_decref(j);
+    }
+    free(head);
+    if (fp) fclose(fp);
+    mt_model *m = NULL;
+    mt_err e;
+    int rc = mt_model_load(dir, &m, &e);
+    CHECK(rc == MT_ENUMERIC && strstr(e.msg, "model.safetensors") && strstr(e.msg, "up_proj") &&
+              strstr(e.msg, "index 5"),
+          "NaN bf16 weight refused: %s", rc ? e.msg : "loaded");
+    mt_model_free(m);
+    mt_test_rm_rf(dir);
+}
+
+int main(void) {
+    const char *names[] = {"causal/llama_bf16", "causal/gemma3_f16", "causal/gpt2_bf16", "models/xlmr_f16"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) compare(names[i]);
+    nonfinite();
+    return mt_test_report();
+}
