@@ -25,7 +25,15 @@
 static void dec_free(void *impl) {
     dec_model *m = impl;
     if (!m) return;
+    for (int l = 0; m->layers && l < m->cfg.n_layers; l++) { /* f32 copies made for editing */
+        dec_layer *w = &m->layers[l];
+        mt_w *mats[] = {&w->q_w, &w->k_w, &w->v_w, &w->o_w, &w->gate_w, &w->up_w, &w->down_w};
+        for (size_t i = 0; i < sizeof mats / sizeof *mats; i++) mt_w_release(mats[i]);
+    }
     free(m->arena);
+    free(m->harena);
+    mt_st_close(m->st);
+    mt_gguf_close(m->gguf);
     free(m->layers);
     free(m->slopes);
     free(m->inv_freq);
