@@ -14,7 +14,9 @@
  *   Llama-2's 32,000; make bench's models are all larger, so their queries are unchanged).
  * The target is the argmax at the answer position of the unpatched model. mt_ig_attribute runs
  * REPEATS times (zero baseline for kn, AMIG's for amig, multiplier a - b, target P(y), neuron:
- * the down projection's input); one line of JSON goes to stdout.
+ * the down projection's input); one line of JSON goes to stdout. Its weights_mb_f32 and
+ * weights_mb_half are mt_model_weight_bytes (f16/bf16 matrices stay in their storage type unless
+ * MT_WEIGHTS=f32, echoed as mt_weights).
  *
  * Options:
  *   --scores F.npy   write the [n_layers][d_ff] float32 scores of the last repeat
@@ -31,6 +33,8 @@
  *                    0,15,31 or 0-3; one mt_ig_attribute call per item (each redoes the unpatched
  *                    forward), times summed; the other layers' scores are 0 (default: all layers,
  *                    one call)
+ *   --target Y       attribute token Y instead of the unpatched argmax (bench/run.sh: the BF16 copy
+ *                    of a checkpoint gets the target of the F32 one, so their scores compare)
  *   --peak           time cblas_sgemm N x N x N instead (the machine's GEMM peak), no model */
 #include <cblas.h>
 #include <stdio.h>
@@ -247,13 +251,13 @@ static int ig_ranges(const mt_model *m, const mt_query *q, const mt_ig_opts *o, 
 
 static void usage(void) {
     fprintf(stderr, "usage: bench_ig [--scores F.npy] [--breakdown] [--bos] [--group N] [--check-old] [--layers LIST] "
-                    "MODEL [STEPS=20] [N_TOKENS=12] [REPEATS=3] [kn|amig]\n       bench_ig --peak [N=1024] [REPEATS=20]\n");
+                    "[--target Y] MODEL [STEPS=20] [N_TOKENS=12] [REPEATS=3] [kn|amig]\n       bench_ig --peak [N=1024] [REPEATS=20]\n");
     exit(2);
 }
 
 int main(int argc, char **argv) {
     const char *scores_path = NULL, *pos[8] = {0}, *layers_arg = NULL;
-    int npos = 0, breakdown = 0, want_bos = 0, group = 0, check_old = 0;
+    int npos = 0, breakdown = 0, want_bos = 0, group = 0, check_old = 0, forced_target = -1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--peak")) return peak_main(argc - i - 1, argv + i + 1);
         if (!strcmp(argv[i], "--scores") && i + 1 < argc) scores_path = argv[++i];
@@ -262,6 +266,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--group") && i + 1 < argc) group = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--check-old")) check_old = 1;
         else if (!strcmp(argv[i], "--layers") && i + 1 < argc) layers_arg = argv[++i];
+        else if (!strcmp(argv[i], "--target") && i + 1 < argc) {
+            forced_target = atoi(argv[++i]);
+            if (forced_target < 0) usage();
+        }
         else if (argv[i][0] == '-' && argv[i][1]) usage();
         else if (npos < 8) pos[npos++] = argv[i];
         else usage();
@@ -309,6 +317,12 @@ int main(int argc, char **argv) {
     for (int j = 1; j < V; j++)
         if (logits[j] > logits[target]) target = j;
     mt_run_free(r);
+    if (forced_target >= 0) {
+        if (forced_target >= V) die("--target: outside the vocabulary", NULL);
+        if (forced_target != target)
+            fprintf(stderr, "bench_ig: --target %d (the unpatched argmax is %d)\n", forced_target, target);
+        target = forced_target;
+    }
 
     mt_query q = {.ids = ids, .types = NULL, .T = T, .answer_pos = &mask_pos, .answer_ids = &target,
                   .n_answer = 1, .mask_id = mask_id, .special = special};
@@ -388,6 +402,10 @@ int main(int argc, char **argv) {
         mt_run_free(r);
     }
 
+    size_t w_f32 = 0, w_half = 0;
+    mt_model_weight_bytes(m, &w_f32, &w_half);
+    const char *mt_weights = getenv("MT_WEIGHTS");
+
     /* mask_pos: the answer position (the mask for masked LMs, the last token for causal ones). */
     printf("{\"impl\": \"matrice-c\", \"method\": \"%s\", \"model\": \"%s\", \"arch\": \"%s\", \"causal\": %d, "
            "\"n_layers\": %d, \"d_model\": %d, \"d_ff\": %d, \"vocab\": %d, \"T\": %d, \"steps\": %d, "
@@ -401,9 +419,11 @@ int main(int argc, char **argv) {
     printf("], \"seconds_best\": %.4f, \"seconds_mean\": %.4f, \"gflop\": %.3f, \"gflop_model\": %.3f, \"gflops_best\": %.2f, "
            "\"gflops_mean\": %.2f, \"peak_rss_mb\": %.1f, \"run_arena_mb\": %.1f, \"load_seconds\": %.3f, "
            "\"max_abs_score\": %.6g, \"completeness_max_rel_err\": %.3g, \"layer_group\": %d, \"old_path_seconds\": %.4f, "
-           "\"old_path_max_rel_diff\": %.3g, \"layers\": \"%s\"",
+           "\"old_path_max_rel_diff\": %.3g, \"layers\": \"%s\", "
+           "\"weights_mb_f32\": %.1f, \"weights_mb_half\": %.1f, \"mt_weights\": \"%s\"",
            best, mean, gflop, gflop_model, gflop / best, gflop / mean, peak_rss_mb(), arena / 1048576.0, load_s, max_score,
-           worst_compl, res.groups, old_s, old_rel, nr ? layers_arg : "all");
+           worst_compl, res.groups, old_s, old_rel, nr ? layers_arg : "all", w_f32 / 1048576.0, w_half / 1048576.0,
+           mt_weights && strchr(mt_weights, '"') == NULL && strchr(mt_weights, '\\') == NULL ? mt_weights : "");
 
     if (breakdown) {
         /* The same work as one kn prompt, piece by piece through the public model API. */

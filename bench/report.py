@@ -50,17 +50,54 @@ class Model:
         self.s_t, self.s_t64 = scores(d, "scores_torch.npy"), scores(d, "scores_torch64.npy")
         self.ref_c = self.c or self.cf  # query, target, shapes
         self.s_cref = self.s_c if self.s_c is not None else self.s_cf
+        # BENCH_BF16: the BF16 copy with its weights as stored, and (once) converted at load
+        self.cb, self.cbr = load(d, "c_bf16.json"), load(d, "c_bf16_f32.json")
+        self.s_cb, self.s_cbr = scores(d, "scores_c_bf16.npy"), scores(d, "scores_c_bf16_f32.npy")
+        # the fp32 checkpoint's C row the BF16 row is compared with: the same core's if there is one
+        self.c32, self.s_c32 = (self.cf, self.s_cf) if self.cb and self.cf and \
+            self.cf["blas_core"] == self.cb["blas_core"] else (self.ref_c, self.s_cref)
+
+    def bf16_ref(self):
+        """The BF16 row's score reference: (scores, mark), the same copy with MT_WEIGHTS=f32 ("*")
+        when that run is there, else the fp32 checkpoint's C row ("+")."""
+        if self.s_cbr is not None:
+            return self.s_cbr, "*"
+        return self.s_c32, "+"
 
     def present(self):
-        return self.c or self.cf or self.t
+        return self.c or self.cf or self.t or self.cb
+
+
+def rows_of(m):
+    """The table rows of a model: (name, JSON, GFLOP, scores, (reference scores, mark) or None)."""
+    rows = []
+    if m.c:
+        rows.append((f"matrice C (OpenBLAS {m.c['blas_core']})", m.c, m.c["gflop"], m.s_c, None))
+    if m.cf:
+        rows.append((f"matrice C (OpenBLAS {m.cf['blas_core']}, forced)", m.cf, m.cf["gflop"], m.s_cf, None))
+    if m.cb:
+        rows.append((f"matrice C, BF16 weights as stored ({m.cb['blas_core']})", m.cb, m.cb["gflop"], m.s_cb,
+                     m.bf16_ref()))
+    old = next((r for r in (m.cf, m.c) if r and r.get("old_path_seconds", -1) > 0), None)
+    if old:
+        o = dict(old, seconds_best=old["old_path_seconds"], seconds_mean=old["old_path_seconds"])
+        rows.append(("matrice C, one layer per pass (old path)", o, old["gflop"], None, None))
+    if m.t:
+        rows.append(("PyTorch fp32, peer-style", m.t, m.t["gflop_estimate"], m.s_t, None))
+    if m.t64:
+        rows.append(("PyTorch fp64, peer-style", m.t64, m.t64["gflop_estimate"], m.s_t64, None))
+    return rows
 
 
 def table(models, peak):
-    hdr = (f"{'implementation':<40} {'s/prompt':>9} {'(mean)':>8} {'GFLOP':>8} {'GFLOP/s':>8} "
+    all_rows = [rows_of(m) for m in models]
+    w = max([38] + [len(r[0]) for rows in all_rows for r in rows])
+    hdr = (f"{'implementation':<{w + 2}} {'s/prompt':>9} {'(mean)':>8} {'GFLOP':>8} {'GFLOP/s':>8} "
            f"{'%peak':>6} {'RSS MB':>7} {'torch/x':>8} {'maxrel vs torch':>16}")
     print(hdr)
     print("-" * len(hdr))
-    for m in models:
+    marks = set()
+    for m, rows in zip(models, all_rows):
         c = m.ref_c
         kind = ("causal, answer at the last token" if c and c.get("causal") else "masked, answer at [MASK]")
         if c:
@@ -68,33 +105,77 @@ def table(models, peak):
                   f"T={c['T']}, m={c['steps']}; {kind}")
         else:
             print(LABEL.get(m.name, m.name))
-        rows = []
-        if m.c:
-            rows.append((f"matrice C (OpenBLAS {m.c['blas_core']})", m.c, m.c["gflop"], m.s_c))
-        if m.cf:
-            rows.append((f"matrice C (OpenBLAS {m.cf['blas_core']}, forced)", m.cf, m.cf["gflop"], m.s_cf))
-        old = next((r for r in (m.cf, m.c) if r and r.get("old_path_seconds", -1) > 0), None)
-        if old:
-            o = dict(old, seconds_best=old["old_path_seconds"], seconds_mean=old["old_path_seconds"])
-            rows.append(("matrice C, one layer per pass (old path)", o, old["gflop"], None))
-        if m.t:
-            rows.append(("PyTorch fp32, peer-style", m.t, m.t["gflop_estimate"], m.s_t))
-        if m.t64:
-            rows.append(("PyTorch fp64, peer-style", m.t64, m.t64["gflop_estimate"], m.s_t64))
-        for name, r, gflop, s in rows:
+        for name, r, gflop, s, ref in rows:
             best = r["seconds_best"]
             gfs = gflop / best
             ratio = m.t["seconds_best"] / best if m.t else None
-            d = rel_diff(s, m.s_t) if s is not m.s_t and s is not None else None
-            print(f"  {name:<38} {best:>9.3f} {r['seconds_mean']:>8.3f} {gflop:>8.1f} {gfs:>8.1f} "
+            if ref is not None:  # the BF16 row: against its own reference, marked
+                d = rel_diff(s, ref[0])
+                dd = "- " if d is None else f"{d:.2e}{ref[1]}"
+                if d is not None:
+                    marks.add(ref[1])
+            else:
+                d = rel_diff(s, m.s_t) if s is not m.s_t and s is not None else None
+                dd = fmt(d, ".2e") + " "
+            print(f"  {name:<{w}} {best:>9.3f} {r['seconds_mean']:>8.3f} {gflop:>8.1f} {gfs:>8.1f} "
                   f"{fmt(100 * gfs / peak if peak else None, '>6.1f')} {r['peak_rss_mb']:>7.0f} "
-                  f"{fmt(ratio, '>8.2f')} {fmt(d, '>16.2e')}")
+                  f"{fmt(ratio, '>8.2f')} {dd:>16}".rstrip())
     print("GFLOP: the C rows count their own matrix-multiply FLOPs (result.flops); the PyTorch rows are an "
           "estimate of what\nthe peer-style computation does (per layer: an unpatched forward, m full-model "
           "rows with the head at every\nposition, activation-only backward of the head at every position and "
           "the layers above). %peak: of the best\nsgemm rate above. torch/x: PyTorch's s/prompt over the row's. "
           "maxrel: max |x - torch| / max |torch| over the\nlayers x d_ff scores. s/prompt: best of the repeats "
           "(mean in brackets); the machine is shared, single runs are noisy.")
+    if any(m.cb for m in models):
+        print("BF16 weights as stored: the same attribution (and target token) on a BF16 copy of the checkpoint "
+              "(bench/to_bf16.py),\nits weight matrices kept as BF16 in memory. RSS MB: the process's peak (getrusage), which "
+              "counts the checkpoint's\nmapped pages read at load as well as any copies made of them.")
+    if "*" in marks:
+        print("*: not vs torch: vs the same BF16 copy converted to f32 at load (MT_WEIGHTS=f32), i.e. the "
+              "in-memory format alone;\nthe BF16 rounding of the weights moves the scores further (vs the fp32 "
+              "rows: in the details below).")
+    if "+" in marks:
+        print("+: not vs torch: vs the fp32 checkpoint's C row; includes the BF16 rounding of the weights "
+              "(BENCH_BF16_REF=0).")
+
+
+def bf16_details(m):
+    b, r, c32 = m.cb, m.cbr, m.c32
+
+    def wmb(x):
+        if not x or "weights_mb_f32" not in x:
+            return "?"
+        h = x["weights_mb_half"]
+        return f"{h:.0f} MB bf16 + {x['weights_mb_f32']:.0f} MB f32" if h else f"{x['weights_mb_f32']:.0f} MB f32"
+
+    print(f"BF16 copy {b['model']}, weights as stored ({b['blas_core']}): P(target) {b['prob']:.3g}, "
+          f"load {b['load_seconds']:.1f} s, weights held {wmb(b)}, peak RSS {b['peak_rss_mb']:.0f} MB")
+    if r:
+        print(f"  same copy, MT_WEIGHTS=f32 (1 run, {r['seconds_best']:.3f} s/prompt): load {r['load_seconds']:.1f} s, "
+              f"weights held {wmb(r)}, peak RSS {r['peak_rss_mb']:.0f} MB")
+    if c32:
+        print(f"  fp32 checkpoint ({c32['blas_core']} row, {c32['seconds_best']:.3f} s/prompt): load "
+              f"{c32['load_seconds']:.1f} s, weights held {wmb(c32)}, peak RSS {c32['peak_rss_mb']:.0f} MB; BF16 "
+              f"as stored: {b['peak_rss_mb'] / c32['peak_rss_mb']:.2f}x its peak RSS, "
+              f"{c32['seconds_best'] / b['seconds_best']:.2f}x its speed")
+        if b["target"] != c32["target"]:
+            print(f"  WARNING: target {b['target']} differs from the fp32 row's {c32['target']}: the scores "
+                  f"do not compare")
+    diffs = []
+    if m.s_cbr is not None:
+        diffs.append(("the same copy with MT_WEIGHTS=f32", rel_diff(m.s_cb, m.s_cbr)))
+    if m.s_c32 is not None:
+        diffs.append(("the fp32 checkpoint's C row", rel_diff(m.s_cb, m.s_c32)))
+    if m.s_t is not None:
+        diffs.append(("PyTorch fp32 (fp32 checkpoint)", rel_diff(m.s_cb, m.s_t)))
+    if m.s_cb is not None and diffs:
+        print("  BF16 row's scores, max rel diff vs " + "; vs ".join(
+            f"{n}: {fmt(d, '.2e')}" for n, d in diffs))
+        if m.s_c32 is not None and m.s_c32.shape == m.s_cb.shape:
+            k = 20
+            top_b = set(np.argsort(-m.s_cb.ravel())[:k])
+            top_f = set(np.argsort(-m.s_c32.ravel())[:k])
+            print(f"  top-{k} neurons in common with the fp32 checkpoint's C row: {len(top_b & top_f)}/{k}")
 
 
 def details(m):
@@ -125,6 +206,8 @@ def details(m):
                   f"by {d:.2e} of the max ({'OK' if d <= 1e-4 else 'ABOVE 1e-4'})")
     if m.s_c is not None and m.s_cf is not None:
         print(f"max rel diff C vs C forced: {rel_diff(m.s_c, m.s_cf):.2e}")
+    if m.cb:
+        bf16_details(m)
     if c:
         print(f"C completeness (layer score sum vs P(a)-P(0)), worst relative error: "
               f"{c['completeness_max_rel_err']:.2e}")

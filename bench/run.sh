@@ -10,6 +10,17 @@
 #           the last token; the neuron is the input of mlp.down_proj
 #   gemma3  the real Gemma 3 270M (Q4_K_M GGUF, dequantized), C only unless BENCH_GEMMA_TORCH=1
 #           (transformers' GGUF loading takes ~70 s); skipped when the file is absent
+# For the safetensors models, one more C row by default: "matrice C, BF16 weights as stored", the
+# same attribution on a BF16 copy of the checkpoint (bench/to_bf16.py, made once into
+# <checkpoint dir>-bf16, e.g. cache/bench/mbert-base-bf16). matrice keeps F16/BF16 weight
+# matrices in their storage type in memory (products convert blocks to f32 and accumulate in
+# f32), used in place from the checkpoint's mapping: half the weights' bytes, where the fp32 rows'
+# peak RSS counts the F32 file's mapped pages and the f32 copy made from them at load. Same FLOP
+# count, torch/x against the same PyTorch fp32 row.
+# Its score difference is against the same BF16 copy converted to f32 at load (MT_WEIGHTS=f32,
+# one run, not a table row; the details print its RSS), so it isolates the in-memory format from
+# the BF16 rounding of the weights (~1e-3-1e-2 vs the fp32 rows, in the details). Both runs
+# use the fp32 row's target token (bench_ig --target) and the forced OpenBLAS core when there is one.
 #
 # Environment:
 #   BENCH_MODELS   the models above to run, in order
@@ -25,6 +36,14 @@
 #                  forced-core C row (else the default one) runs once for its time and score difference
 #   BENCH_GROUP    target layers per patched pass for the C rows (0: automatic)
 #   BENCH_PERF=1   also profile one C prompt per model with perf and print the top symbols
+#   BENCH_BF16     the models that get the BF16 row: 1 = "mbert xlmr qwen2" (default), 0 = none,
+#                  or a list of them (gemma3 has none: its GGUF is quantized). Costs per model the
+#                  C repeats of the row plus one reference run, and once the copy (half the
+#                  checkpoint's disk; bench/to_bf16.py reuses a copy that is there)
+#   BENCH_BF16_REF=0  skip the MT_WEIGHTS=f32 run of the BF16 copy (the BF16 row's score difference
+#                  is then against the fp32 checkpoint's C row)
+# MT_WEIGHTS is passed on to the other C rows as it is (their checkpoints are F32; it matters for
+# F16/BF16 tensors of a GGUF); the BF16 rows set it themselves.
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -39,6 +58,22 @@ mkdir -p "$OUTDIR"
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python3 ] && [ -z "${PYTHON:-}" ] && PY=.venv/bin/python3
 t_start=$(date +%s)
+case ${BENCH_BF16-1} in
+0 | '') BF16_MODELS= ;;
+1) BF16_MODELS="mbert xlmr qwen2" ;;
+*) BF16_MODELS=$BENCH_BF16 ;;
+esac
+for name in $BF16_MODELS; do
+    case $name in mbert | xlmr | qwen2 | gemma3) ;; *) echo "bench: BENCH_BF16: unknown model '$name'" >&2; exit 2 ;; esac
+done
+bf16dir=
+# bf16_copy NAME DIR: sets bf16dir to DIR's BF16 copy (made when absent) if NAME is in BENCH_BF16
+bf16_copy() {
+    bf16dir=
+    case " $BF16_MODELS " in *" $1 "*) ;; *) return 0 ;; esac
+    bf16dir=${2%/}-bf16
+    $PY bench/to_bf16.py "$2" "$bf16dir"
+}
 
 cut -d' ' -f1-3 /proc/loadavg >"$OUTDIR/loadavg.txt" 2>/dev/null || :
 echo "== build"
@@ -89,6 +124,20 @@ bench_one() {
             "$model" "$STEPS" "$TOKENS" "$crep" kn | tee "$od/c_forced.json"
     fi
     cj=$od/c.json; [ -s "$cj" ] || cj=$od/c_forced.json
+    : >"$od/c_bf16.json"
+    : >"$od/c_bf16_f32.json"
+    if [ -n "$bf16dir" ]; then
+        core=$BENCH_CORETYPE; [ "$core" = none ] && core=
+        tgt=$(jget "$cj" target)
+        echo "== matrice (C), BF16 copy, weights as stored${core:+, OPENBLAS_CORETYPE=$core}: $bf16dir"
+        env -u MT_WEIGHTS ${core:+OPENBLAS_CORETYPE=$core} "$BIN" "$@" $grp --target "$tgt" \
+            --scores "$od/scores_c_bf16.npy" "$bf16dir" "$STEPS" "$TOKENS" "$crep" kn | tee "$od/c_bf16.json"
+        if [ "${BENCH_BF16_REF:-1}" != 0 ]; then
+            echo "== matrice (C), the same BF16 copy converted to f32 at load (MT_WEIGHTS=f32), once"
+            env MT_WEIGHTS=f32 ${core:+OPENBLAS_CORETYPE=$core} "$BIN" "$@" $grp --target "$tgt" \
+                --scores "$od/scores_c_bf16_f32.npy" "$bf16dir" "$STEPS" "$TOKENS" 1 kn | tee "$od/c_bf16_f32.json"
+        fi
+    fi
 
     : >"$od/torch.json"
     : >"$od/torch64.json"
@@ -129,16 +178,19 @@ for name in $MODELS; do
         dir=${BENCH_MBERT_DIR:-${BENCH_MODEL:-cache/bench/mbert-base}}
         echo "== model: $name"
         $PY bench/make_model.py "$dir" --arch mbert
+        bf16_copy mbert "$dir"
         bench_one mbert "$dir" "$REPEATS" "$TREPEATS" ;;
     xlmr)
         dir=${BENCH_XLMR_DIR:-cache/bench/xlmr-base}
         echo "== model: $name"
         $PY bench/make_model.py "$dir" --arch xlmr
+        bf16_copy xlmr "$dir"
         bench_one xlmr "$dir" "$BIGREPEATS" "$BIGREPEATS" ;;
     qwen2)
         dir=${BENCH_QWEN2_DIR:-cache/bench/qwen2-0.5b}
         echo "== model: $name"
         $PY bench/make_model.py "$dir" --arch qwen2
+        bf16_copy qwen2 "$dir"
         bench_one qwen2 "$dir" "$BIGREPEATS" "$BIGREPEATS" ;;
     gemma3)
         gguf=${BENCH_GEMMA3_GGUF:-cache/models/gemma-3-270m-q4_k_m.gguf}
@@ -147,6 +199,8 @@ for name in $MODELS; do
             continue
         fi
         trep=0; [ "${BENCH_GEMMA_TORCH:-0}" = 1 ] && trep=$BIGREPEATS
+        bf16dir=
+        case " $BF16_MODELS " in *" gemma3 "*) echo "== gemma3: no BF16 copy of a quantized GGUF, BENCH_BF16 row skipped" ;; esac
         bench_one gemma3 "$gguf" "$BIGREPEATS" "$trep" --bos ;;
     *) echo "bench: unknown model '$name' (mbert, xlmr, qwen2, gemma3)" >&2; exit 2 ;;
     esac
