@@ -64,6 +64,17 @@ static inline float *mt_test_npy(const char *path, size_t want) {
     return d;
 }
 
+/* max |got - ref| over max |ref| (NaN propagates): the relative error every golden check uses. */
+static inline double mt_test_max_rel(const float *got, const float *ref, size_t n) {
+    double md = 0, mx = 1e-30;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - ref[i]);
+        if (!(d <= md)) md = d;
+        if (fabs(ref[i]) > mx) mx = fabs(ref[i]);
+    }
+    return md / mx;
+}
+
 static inline int mt_test_report(void) {
     printf("%d passed, %d failed\n", mt_test_passed, mt_test_failed);
     return mt_test_failed ? 1 : 0;

@@ -16,16 +16,6 @@
 
 #define GOLD "tests/golden"
 
-static double max_rel(const float *got, const float *ref, size_t n) {
-    double md = 0, mx = 1e-30;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - ref[i]);
-        if (!(d <= md)) md = d; /* NaN propagates */
-        if (fabs(ref[i]) > mx) mx = fabs(ref[i]);
-    }
-    return md / mx;
-}
-
 static float *load_npy(const char *dir, const char *cas, const char *what, size_t want) {
     char path[512];
     snprintf(path, sizeof path, "%s/%s_%s.npy", dir, cas, what);
@@ -55,13 +45,13 @@ static void check_ig(const mt_model *m, const mt_query *q, const char *dir, cons
         free(ref);
         return;
     }
-    double err = max_rel(r.scores, ref, Lf);
+    double err = mt_test_max_rel(r.scores, ref, Lf);
     CHECK(err < 1e-3, "%s/%s %s: max error %.3g relative to the largest score", dir, cas, what, err);
     if (base == MT_BASELINE_AMIG && mult == MT_MULT_DELTA && !logprob) {
         const mt_config *c = mt_model_config(m);
         float *bref = load_npy(dir, cas, "amig_base", (size_t)q->n_answer * c->n_layers * c->d_ff);
         if (bref) {
-            double be = max_rel(r.baseline, bref, (size_t)q->n_answer * c->n_layers * c->d_ff);
+            double be = mt_test_max_rel(r.baseline, bref, (size_t)q->n_answer * c->n_layers * c->d_ff);
             CHECK(be < 1e-4, "%s/%s amig baseline: max error %.3g", dir, cas, be);
             free(bref);
         }
@@ -141,7 +131,7 @@ static void run_case(const mt_model *m, const char *dir, const char *cas, int fu
     if (ref && !mt_forward(m, r, forced, q.types, T, &e)) {
         float *lg = malloc(sizeof(float) * (size_t)T * V);
         for (int t = 0; t < T; t++) mt_head_logits(m, r, t, lg + (size_t)t * V, &e);
-        double err = max_rel(lg, ref, (size_t)T * V);
+        double err = mt_test_max_rel(lg, ref, (size_t)T * V);
         CHECK(err < 1e-4, "%s/%s logits: max error %.3g relative to the largest logit", dir, cas, err);
         free(lg);
     }
@@ -177,7 +167,7 @@ static void run_case(const mt_model *m, const char *dir, const char *cas, int fu
                 for (int i = 0; i < f; i++) g[(size_t)l * f + i] += gt[i];
             }
         }
-        double err = max_rel(g, ref, (size_t)L * f);
+        double err = mt_test_max_rel(g, ref, (size_t)L * f);
         CHECK(err < 1e-3, "%s/%s gradient: max error %.3g relative", dir, cas, err);
         free(g);
         free(gt);
@@ -309,7 +299,7 @@ int main(void) {
             float *lg = malloc(sizeof(float) * 1000 * T);
             if (!mt_run_new(q8, T, 1, &r, &e) && !mt_forward(q8, r, ids, NULL, T, &e)) {
                 for (int t = 0; t < T; t++) mt_head_logits(q8, r, t, lg + (size_t)t * 1000, &e);
-                double err = max_rel(lg, ref, (size_t)T * 1000);
+                double err = mt_test_max_rel(lg, ref, (size_t)T * 1000);
                 int am = 0, ar = 0;
                 for (int v = 1; v < 1000; v++) {
                     if (lg[(size_t)(T - 1) * 1000 + v] > lg[(size_t)(T - 1) * 1000 + am]) am = v;

@@ -58,16 +58,6 @@ static int fill_tensor(char *buf, size_t n, const char *name, float v) {
     return rc;
 }
 
-static double max_rel(const float *got, const float *ref, size_t n) {
-    double md = 0, mx = 1e-30;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - ref[i]);
-        if (!(d <= md)) md = d;
-        if (fabs(ref[i]) > mx) mx = fabs(ref[i]);
-    }
-    return md / mx;
-}
-
 /* The golden BERT with layer 1's attention LayerNorm bias at 3e38 and its FFN input weights at 1:
  * every pre-activation of layer 1 sums d_model values near 3e38 and overflows to +Inf. */
 static void test_overflow_guard(void) {
@@ -190,7 +180,7 @@ static void test_group_paths(void) {
                                                        : c->n_layers),
                           "%s: %d layers per pass for layer_group %d", dir, got.groups, o.layer_group);
                     size_t Lf = (size_t)c->n_layers * c->d_ff;
-                    double d = max_rel(got.scores, ref.scores, Lf), dp = fabs(got.prob[0] - ref.prob[0]);
+                    double d = mt_test_max_rel(got.scores, ref.scores, Lf), dp = fabs(got.prob[0] - ref.prob[0]);
                     double df = 0;
                     for (int l = 0; l < c->n_layers; l++) {
                         double x = fabs(got.f_a[l] - ref.f_a[l]) + fabs(got.f_b[l] - ref.f_b[l]);

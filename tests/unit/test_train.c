@@ -53,16 +53,6 @@ static void make_probe(const mt_config *c, probe *p) {
     }
 }
 
-static double max_rel(const float *got, const float *ref, size_t n) {
-    double md = 0, mx = 1e-30;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - ref[i]);
-        if (!(d <= md)) md = d; /* NaN propagates */
-        if (fabs(ref[i]) > mx) mx = fabs(ref[i]);
-    }
-    return md / mx;
-}
-
 /* tests/golden/train/<name>/<what>.npy with n floats, or NULL. */
 static float *golden(const char *name, const char *what, size_t n) {
     char path[512];
@@ -158,7 +148,7 @@ static void check_interventions(const char *name, const char *gold, const mt_mod
         mt_run_set_intervention(m, r, &hv, &e);
         logits_at(m, r, p->ids, p->T, pos, got);
         mt_run_set_intervention(m, r, NULL, &e);
-        double err = max_rel(got, ref, V);
+        double err = mt_test_max_rel(got, ref, V);
         CHECK(err < 1e-4, "%s: intervention logits vs transformers hook: %.2e", name, err);
         printf("%s: intervention logits vs transformers: %.2e\n", name, err);
     }
@@ -192,7 +182,7 @@ static void check_grads(const char *name, const char *gold, mt_model *m, mt_run 
     float *gb = malloc(sizeof(float) * n * S);
     double lb = 0;
     if (!mt_run_new(m, TP + NA, 4, &rb, &e) && !mt_ffn_rows_grad(m, rb, &p->fact, sel, n, flags, gb, &lb, &e))
-        CHECK(max_rel(gb, g, (size_t)n * S) < 1e-5 && fabs(lb - loss) < 1e-5 * fabs(loss), "%s: batched head differs",
+        CHECK(mt_test_max_rel(gb, g, (size_t)n * S) < 1e-5 && fabs(lb - loss) < 1e-5 * fabs(loss), "%s: batched head differs",
               name);
     else
         CHECK(0, "%s: batched run: %s", name, e.msg);
@@ -200,7 +190,7 @@ static void check_grads(const char *name, const char *gold, mt_model *m, mt_run 
     free(gb);
     float *gref = gold ? golden(gold, "grad", (size_t)n * S) : NULL;
     if (gref) {
-        double err = max_rel(g, gref, (size_t)n * S);
+        double err = mt_test_max_rel(g, gref, (size_t)n * S);
         CHECK(err < 1e-3, "%s: weight gradients vs torch autograd: %.2e", name, err);
         printf("%s: weight gradients vs torch autograd: %.2e\n", name, err);
     }

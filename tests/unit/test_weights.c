@@ -19,16 +19,6 @@
 #define GOLD "tests/golden"
 enum { T = 7, M = 3 };
 
-static double max_rel(const float *got, const float *ref, size_t n) {
-    double md = 0, mx = 1e-30;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - ref[i]);
-        if (!(d <= md)) md = d;
-        if (fabs(ref[i]) > mx) mx = fabs(ref[i]);
-    }
-    return md / mx;
-}
-
 static mt_model *load(const char *dir, int f32) {
     if (f32) setenv("MT_WEIGHTS", "f32", 1);
     else unsetenv("MT_WEIGHTS");
@@ -87,8 +77,8 @@ static void compare(const char *name) {
     const int l = c->n_layers - 1;
     outputs a = {0}, b = {0};
     if (!run(h, l, &a) && !run(f, l, &b)) {
-        double dl = max_rel(a.logits, b.logits, c->vocab_size), dF = max_rel(a.F, b.F, M);
-        double dz = max_rel(a.dZ, b.dZ, (size_t)M * c->d_ff);
+        double dl = mt_test_max_rel(a.logits, b.logits, c->vocab_size), dF = mt_test_max_rel(a.F, b.F, M);
+        double dz = mt_test_max_rel(a.dZ, b.dZ, (size_t)M * c->d_ff);
         CHECK(dl < 1e-5 && dF < 1e-5 && dz < 1e-4, "%s: as stored vs converted: logits %.2g, F %.2g, dF/dZ %.2g", name,
               dl, dF, dz);
         printf("%s: as stored vs f32: logits %.2g, F %.2g, dF/dZ %.2g (relative to the largest)\n", name, dl, dF, dz);
