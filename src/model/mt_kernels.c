@@ -227,7 +227,8 @@ static void gemm_half(const gemm_job *J, long c0, long c1) {
     const int bf = J->w.type == MT_W_BF16;
     const uint16_t *W = J->w.p;
     const long rows = J->bwd ? J->OC : c1 - c0;
-    long B = half_block() / (J->bwd ? c1 - c0 : J->C);
+    /* few rows: a block per thread sized for its L2; many rows: 4x, fewer threaded sgemm calls */
+    long B = half_block() * (J->N < 128 ? 1 : 4) / (J->bwd ? c1 - c0 : J->C);
     B = B < 16 ? 16 : B / 16 * 16;
     if (B > rows) B = rows;
     float *buf = half_scratch((size_t)B * J->C);
