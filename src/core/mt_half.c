@@ -54,3 +54,21 @@ void mt_half_to_f32(float *dst, const uint16_t *src, size_t n, int bf16) {
 #endif
     for (; i < n; i++) dst[i] = f16_scalar(src[i]);
 }
+
+void mt_q8_0_to_f32(float *dst, const void *src, size_t nb) {
+    const unsigned char *q = src;
+    for (size_t b = 0; b < nb; b++, q += 34, dst += 32) {
+        uint16_t h = (uint16_t)(q[0] | q[1] << 8);
+        float d;
+        mt_half_to_f32(&d, &h, 1, 0);
+#if defined(__AVX2__)
+        const __m256 vd = _mm256_set1_ps(d);
+        for (int j = 0; j < 32; j += 8) {
+            __m256i v = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(q + 2 + j)));
+            _mm256_storeu_ps(dst + j, _mm256_mul_ps(_mm256_cvtepi32_ps(v), vd));
+        }
+#else
+        for (int j = 0; j < 32; j++) dst[j] = (float)(int8_t)q[2 + j] * d;
+#endif
+    }
+}

@@ -834,12 +834,6 @@ fail:
 static float h2f(const unsigned char *p) { return mt_f16_to_f32(rd16(p)); }
 
 /* Each dequantizes nb blocks from q into y. */
-static void deq_q8_0(const unsigned char *q, float *y, int64_t nb) {
-    for (int64_t i = 0; i < nb; i++, q += 34) {
-        float d = h2f(q);
-        for (int j = 0; j < 32; j++) *y++ = (float)(int8_t)q[2 + j] * d;
-    }
-}
 
 static void deq_q4_0(const unsigned char *q, float *y, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, q += 18, y += 32) {
@@ -986,7 +980,7 @@ static void deq(int ty, const unsigned char *q, float *y, int64_t n) {
         break;
     case MT_GGML_F16: for (int64_t i = 0; i < n; i++) y[i] = mt_f16_to_f32(rd16(q + 2 * i)); break;
     case MT_GGML_BF16: for (int64_t i = 0; i < n; i++) y[i] = mt_bf16_to_f32(rd16(q + 2 * i)); break;
-    case MT_GGML_Q8_0: deq_q8_0(q, y, nb); break;
+    case MT_GGML_Q8_0: mt_q8_0_to_f32(y, q, (size_t)nb); break;
     case MT_GGML_Q4_0: deq_q4_0(q, y, nb); break;
     case MT_GGML_Q4_1: deq_q4_1(q, y, nb); break;
     case MT_GGML_Q5_0: deq_q5_0(q, y, nb); break;

@@ -155,27 +155,36 @@ static float *half_scratch(size_t n) {
 
 typedef struct {
     float *dst;
-    const uint16_t *src;
-    long cols, ld;
-    int bf16;
-} half_job;
+    mt_w w;
+    long C, r0, c0, cols;
+} conv_job;
 
-static void half_rows_range(void *ctx, long lo, long hi) {
-    const half_job *J = ctx;
-    for (long r = lo; r < hi; r++) mt_half_to_f32(J->dst + r * J->cols, J->src + r * J->ld, (size_t)J->cols, J->bf16);
+/* Row r0 + r, columns [c0, c0 + cols) of a C-column matrix -> dst + r * cols. Q8_0: c0 and cols
+ * are multiples of 32 (the loader keeps Q8_0 only for such rows; column chunks are multiples
+ * of 64). */
+static void conv_rows_range(void *ctx, long lo, long hi) {
+    const conv_job *J = ctx;
+    for (long r = lo; r < hi; r++) {
+        const size_t at = (size_t)(J->r0 + r) * J->C + J->c0;
+        float *d = J->dst + r * J->cols;
+        if (J->w.type == MT_W_Q8_0)
+            mt_q8_0_to_f32(d, (const unsigned char *)J->w.p + at / 32 * 34, (size_t)J->cols / 32);
+        else
+            mt_half_to_f32(d, (const uint16_t *)J->w.p + at, (size_t)J->cols, J->w.type == MT_W_BF16);
+    }
 }
 
-/* dst [rows][cols] = the f32 values of src's rows of stride ld, on the pool. */
-static void half_convert(float *dst, const uint16_t *src, long rows, long cols, long ld, int bf16) {
-    half_job J = {dst, src, cols, ld, bf16};
-    mt_parallel_for(rows, cols >= 16384 ? 1 : 16384 / cols, half_rows_range, &J);
+/* dst [n][cols] = rows [r0, r0 + n), columns [c0, c0 + cols) of w (C columns) as f32, on the pool. */
+static void w_convert(float *dst, mt_w w, long C, long r0, long n, long c0, long cols) {
+    conv_job J = {dst, w, C, r0, c0, cols};
+    mt_parallel_for(n, cols >= 16384 ? 1 : 16384 / cols, conv_rows_range, &J);
 }
 
 void mt_w_rows(mt_w w, long row, long n, long cols, float *dst) {
     if (w.type == MT_W_F32)
         memcpy(dst, (const float *)w.p + row * cols, sizeof(float) * (size_t)(n * cols));
     else
-        half_convert(dst, (const uint16_t *)w.p + row * cols, n, cols, cols, w.type == MT_W_BF16);
+        w_convert(dst, w, cols, row, n, 0, cols);
 }
 
 int mt_w_promote(mt_w *w, size_t n) {
@@ -201,31 +210,36 @@ typedef struct {
     long chunk;
 } gemm_job;
 
+/* One value of a non-f32 matrix (the fallback below). */
+static float w_at(mt_w w, size_t i) {
+    float v[32];
+    if (w.type == MT_W_Q8_0) {
+        mt_q8_0_to_f32(v, (const unsigned char *)w.p + i / 32 * 34, 1);
+        return v[i % 32];
+    }
+    mt_half_to_f32(v, (const uint16_t *)w.p + i, 1, w.type == MT_W_BF16);
+    return v[0];
+}
+
 /* Unblocked fallback when no conversion buffer can be had: slow, exact, never fails. */
 static void gemm_half_direct(const gemm_job *J, long c0, long c1) {
-    const uint16_t *W = J->w.p;
-    const int bf = J->w.type == MT_W_BF16;
     const int K = J->bwd ? J->OC : J->C, ldo = J->bwd ? J->C : J->OC;
     for (int n = 0; n < J->N; n++)
         for (long c = c0; c < c1; c++) {
             double acc = 0;
-            for (int k = 0; k < K; k++) {
-                float wv;
-                mt_half_to_f32(&wv, J->bwd ? W + (size_t)k * J->C + c : W + (size_t)c * J->C + k, 1, bf);
-                acc += (double)J->in[(size_t)n * K + k] * wv;
-            }
+            for (int k = 0; k < K; k++)
+                acc += (double)J->in[(size_t)n * K + k] *
+                       w_at(J->w, J->bwd ? (size_t)k * J->C + c : (size_t)c * J->C + k);
             float *o = J->out + (size_t)n * ldo + c;
             *o = (float)acc + (J->beta != 0 ? *o : 0);
         }
 }
 
-/* Output columns [c0, c1) of a product with f16/bf16 weights, converting a block of W's rows
+/* Output columns [c0, c1) of a product with f16/bf16/Q8_0 weights, converting a block of W's rows
  * at a time (contiguous, so the conversion streams) and multiplying it in f32. Forward, a block
  * of rows is a block of output columns; backward it is a slice of the inner dimension, and the
  * blocks' products are summed into the output (beta 1 after the first). */
 static void gemm_half(const gemm_job *J, long c0, long c1) {
-    const int bf = J->w.type == MT_W_BF16;
-    const uint16_t *W = J->w.p;
     const long rows = J->bwd ? J->OC : c1 - c0;
     /* few rows: a block per thread sized for its L2; many rows: 4x, fewer threaded sgemm calls */
     long B = half_block() * (J->N < 128 ? 1 : 4) / (J->bwd ? c1 - c0 : J->C);
@@ -239,12 +253,12 @@ static void gemm_half(const gemm_job *J, long c0, long c1) {
     for (long r0 = 0; r0 < rows; r0 += B) {
         const long n = rows - r0 < B ? rows - r0 : B;
         if (!J->bwd) { /* out[:, c0+r0 : +n] = in . W[c0+r0 : +n, :]^T */
-            half_convert(buf, W + (size_t)(c0 + r0) * J->C, n, J->C, J->C, bf);
+            w_convert(buf, J->w, J->C, c0 + r0, n, 0, J->C);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, J->N, (int)n, J->C, 1.0f, J->in, J->C, buf, J->C,
                         J->beta, J->out + c0 + r0, J->OC);
         } else { /* din[:, c0:c1] (+)= dout[:, r0 : +n] . W[r0 : +n, c0:c1] */
             const long w = c1 - c0; /* all of C unless the pool split the columns */
-            half_convert(buf, W + (size_t)r0 * J->C + c0, n, w, J->C, bf);
+            w_convert(buf, J->w, J->C, r0, n, c0, w);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, J->N, (int)w, (int)n, 1.0f, J->in + r0, J->OC,
                         buf, (int)w, r0 ? 1.0f : J->beta, J->out + c0, J->C);
         }

@@ -23,9 +23,10 @@ void *mt_alloc_big(size_t bytes);
 
 /* A weight matrix (an nn.Linear [OC, C] or an embedding [V, d], row-major) as held in memory:
  * f32, or f16/bf16 as the checkpoint stores it, which halves the memory and the bandwidth of
- * every product (a 7B model: 14 GB instead of 28). Products convert blocks of it to f32 and
- * accumulate in f32, so they equal those of a copy converted at load up to summation order. */
-typedef enum { MT_W_F32, MT_W_F16, MT_W_BF16 } mt_wtype;
+ * every product (a 7B model: 14 GB instead of 28), or GGUF Q8_0 blocks (34 bytes per 32 values,
+ * rows of a multiple of 32). Products convert blocks of it to f32 and accumulate in f32, so they
+ * equal those of a copy converted at load up to summation order. */
+typedef enum { MT_W_F32, MT_W_F16, MT_W_BF16, MT_W_Q8_0 } mt_wtype;
 typedef struct mt_w {
     const void *p;  /* NULL: absent */
     mt_wtype type;
@@ -37,15 +38,17 @@ static inline mt_w mt_w_of(const float *p) { return (mt_w){p, MT_W_F32, NULL}; }
 static inline float *mt_w_f32(mt_w w) { return w.type == MT_W_F32 ? (float *)w.p : NULL; }
 /* Rows [row, row + n) of a matrix with `cols` columns, as f32, into dst [n][cols]. */
 void mt_w_rows(mt_w w, long row, long n, long cols, float *dst);
-/* Converts f16/bf16 weights of n values to an owned f32 copy (before they are changed:
+/* Converts f16/bf16/Q8_0 weights of n values to an owned f32 copy (before they are changed:
  * edits and training need f32 precision); no-op for f32. MT_ENOMEM-style: returns -1 when out
  * of memory, leaving w unchanged. */
 int mt_w_promote(mt_w *w, size_t n);
 void mt_w_release(mt_w *w);
-/* Adds the bytes of an n-value matrix held apart from the f32 arena: *half for f16/bf16, *f32
- * for an f32 copy made by mt_w_promote (an f32 matrix in the arena is counted with the arena). */
+/* Bytes of n values of a storage type. */
+static inline size_t mt_wtype_bytes(mt_wtype t, size_t n) { return t == MT_W_F32 ? 4 * n : t == MT_W_Q8_0 ? n / 32 * 34 : 2 * n; }
+/* Adds the bytes of an n-value matrix held apart from the f32 arena: *half for f16/bf16/Q8_0,
+ * *f32 for an f32 copy made by mt_w_promote (an f32 matrix in the arena is counted with it). */
 static inline void mt_w_bytes(mt_w w, size_t n, size_t *f32, size_t *half) {
-    if (w.type != MT_W_F32) *half += 2 * n;
+    if (w.type != MT_W_F32) *half += mt_wtype_bytes(w.type, n);
     else if (w.owned) *f32 += 4 * n;
 }
 

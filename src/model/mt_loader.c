@@ -142,9 +142,11 @@ static mt_wtype kept_type(const mt_loader *L, const char *name, const void **dat
     if ((env && !strcmp(env, "f32")) || !mt_host_le()) return MT_W_F32;
     if (L->gguf) {
         const mt_gguf_tensor *t = gguf_find(L, name);
-        if (!t || (t->type != MT_GGML_F16 && t->type != MT_GGML_BF16)) return MT_W_F32;
+        if (!t || (t->type != MT_GGML_F16 && t->type != MT_GGML_BF16 && t->type != MT_GGML_Q8_0)) return MT_W_F32;
+        if (t->type == MT_GGML_Q8_0 && (t->dims[0] % 32 || (L->gguf_fix && L->gguf_fix(L, name, NULL, 0, 0, 0))))
+            return MT_W_F32; /* Q8_0 is kept only as the file's own rows */
         *data = t->data;
-        return t->type == MT_GGML_BF16 ? MT_W_BF16 : MT_W_F16;
+        return t->type == MT_GGML_Q8_0 ? MT_W_Q8_0 : t->type == MT_GGML_BF16 ? MT_W_BF16 : MT_W_F16;
     }
     const mt_st_tensor *t = mt_loader_find(L, name);
     if (!t || (t->dtype != MT_DT_F16 && t->dtype != MT_DT_BF16)) return MT_W_F32;
@@ -152,9 +154,16 @@ static mt_wtype kept_type(const mt_loader *L, const char *name, const void **dat
     return t->dtype == MT_DT_BF16 ? MT_W_BF16 : MT_W_F16;
 }
 
-/* The first non-finite value of n 16-bit floats, or -1: an all-ones exponent. */
-static long half_nonfinite(const uint16_t *h, size_t n, mt_wtype type) {
-    const uint16_t mask = type == MT_W_BF16 ? 0x7f80 : 0x7c00;
+/* The flat index of the first non-finite value of n values, or -1: an all-ones exponent of an
+ * f16/bf16 value, or of a Q8_0 block's f16 scale. */
+static long half_nonfinite(const void *p, size_t n, mt_wtype type) {
+    if (type == MT_W_Q8_0) {
+        const unsigned char *q = p;
+        for (size_t b = 0; b < n / 32; b++, q += 34)
+            if ((q[1] & 0x7c) == 0x7c) return (long)(32 * b);
+        return -1;
+    }
+    const uint16_t *h = p, mask = type == MT_W_BF16 ? 0x7f80 : 0x7c00;
     for (size_t i = 0; i < n; i++)
         if ((h[i] & mask) == mask) return (long)i;
     return -1;
@@ -175,7 +184,7 @@ int mt_loader_get_w(mt_loader *L, mt_w *dst, const char *name, int64_t d0, int64
     int rc = mt_loader_read(L, name, d0, d1, transpose, 0, NULL, NULL); /* names and shapes */
     if (rc) return rc;
     const int fix = L->gguf && L->gguf_fix && L->gguf_fix(L, name, NULL, 2, d0, d1);
-    const int copy = transpose || fix || ((uintptr_t)src & 1);
+    const int copy = transpose || fix || (type != MT_W_Q8_0 && ((uintptr_t)src & 1)); /* Q8_0: bytes */
     uint16_t *h = NULL;
     if (copy) {
         L->hcount += n;
@@ -187,7 +196,13 @@ int mt_loader_get_w(mt_loader *L, mt_w *dst, const char *name, int64_t d0, int64
     long bad = half_nonfinite(src, n, type);
     if (bad >= 0) {
         float v;
-        mt_half_to_f32(&v, (const uint16_t *)src + bad, 1, type == MT_W_BF16);
+        if (type == MT_W_Q8_0) { /* the block's scale */
+            const unsigned char *q = (const unsigned char *)src + bad / 32 * 34;
+            const uint16_t h = (uint16_t)(q[0] | q[1] << 8);
+            mt_half_to_f32(&v, &h, 1, 0);
+        } else {
+            mt_half_to_f32(&v, (const uint16_t *)src + bad, 1, type == MT_W_BF16);
+        }
         return mt_fail(L->e, MT_ENUMERIC, "%s: tensor '%s' holds a non-finite value (%g) at flat index %ld",
                        L->gguf ? L->dir : mt_loader_find(L, name)->file, name, v, bad);
     }

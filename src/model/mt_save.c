@@ -18,7 +18,7 @@
 
 /* ---------------------------------------------------------------- safetensors writer */
 
-static size_t elem_size(mt_wtype t) { return t == MT_W_F32 ? 4 : 2; }
+static size_t elem_size(mt_wtype t) { return t == MT_W_F32 ? 4 : 2; } /* F32, F16, BF16 */
 
 int mt_st_out_add(mt_st_out *o, const char *name, long rows, long cols, mt_w data, int copy, mt_err *e) {
     if (o->n == o->cap) {
@@ -36,7 +36,7 @@ int mt_st_out_add(mt_st_out *o, const char *name, long rows, long cols, mt_w dat
         o->own = own;
         o->cap = cap;
     }
-    const size_t bytes = (size_t)rows * (cols ? cols : 1) * elem_size(data.type);
+    const size_t bytes = mt_wtype_bytes(data.type, (size_t)rows * (cols ? cols : 1));
     if (copy) {
         void *buf = malloc(bytes ? bytes : 1);
         if (!buf) return mt_fail(e, MT_ENOMEM, "out of memory");
@@ -77,6 +77,9 @@ void mt_st_out_free(mt_st_out *o) {
 
 int mt_st_out_write(const mt_st_out *o, const char *path, mt_err *e) {
     static const char *const dtype[] = {[MT_W_F32] = "F32", [MT_W_F16] = "F16", [MT_W_BF16] = "BF16"};
+    for (int i = 0; i < o->n; i++) /* GGUF sources are saved as GGUF (mt_save_gguf.c) */
+        if (o->data[i].type == MT_W_Q8_0)
+            return mt_fail(e, MT_EUNSUPPORTED, "%s: tensor '%s' is Q8_0, which safetensors cannot hold", path, o->names[i]);
     json_t *h = json_object();
     size_t off = 0;
     for (int i = 0; h && i < o->n; i++) {

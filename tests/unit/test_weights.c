@@ -1,5 +1,5 @@
-/* f16/bf16 weight matrices kept in their storage type (mt_kernels.h mt_w): on the half-precision
- * golden checkpoints, a model loaded as stored and the same model converted to f32 at load
+/* f16/bf16 and Q8_0 weight matrices kept in their storage type (mt_kernels.h mt_w): on the
+ * half-precision golden checkpoints and the Q8_0 GGUF twin, a model loaded as stored and the same model converted to f32 at load
  * (MT_WEIGHTS=f32) hold the expected bytes and compute the same logits and IG gradients (up
  * to summation order); an edit converts just that layer's FFN; a non-finite bf16 weight is
  * refused with the file and tensor named. Agreement with transformers itself is test_model's
@@ -73,7 +73,9 @@ static void compare(const char *name) {
     mt_model_weight_bytes(h, &hf32, &hhalf);
     mt_model_weight_bytes(f, &ff32, &fhalf);
     CHECK(hhalf > 0 && fhalf == 0, "%s: f16/bf16 bytes as stored %zu, converted %zu", name, hhalf, fhalf);
-    CHECK(hf32 + 2 * hhalf == ff32, "%s: f32 bytes %zu + 2 x %zu half bytes != %zu converted", name, hf32, hhalf, ff32);
+    const int q8 = strstr(name, "q8_0") != NULL; /* Q8_0: 34 bytes per 32 values */
+    const size_t kept = q8 ? hhalf / 34 * 32 : hhalf / 2;
+    CHECK(hf32 + 4 * kept == ff32, "%s: f32 bytes %zu + 4 x %zu values kept != %zu converted", name, hf32, kept, ff32);
     const int l = c->n_layers - 1;
     outputs a = {0}, b = {0};
     if (!run(h, l, &a) && !run(f, l, &b)) {
@@ -91,8 +93,9 @@ static void compare(const char *name) {
     size_t pf32, phalf;
     mt_model_weight_bytes(h, &pf32, &phalf);
     const size_t ffn = (size_t)(c->gated ? 3 : 2) * c->d_model * c->d_ff;
-    CHECK(phalf == hhalf - 2 * ffn && pf32 == hf32 + 4 * ffn, "%s: after the view: %zu f32 / %zu half bytes", name, pf32,
-          phalf);
+    const size_t conv = (pf32 - hf32) / 4; /* values converted (all of the FFN for the half folders) */
+    CHECK(conv > 0 && (q8 ? conv <= ffn : conv == ffn) && hhalf - phalf == (q8 ? conv / 32 * 34 : 2 * conv),
+          "%s: after the view: %zu f32 / %zu half bytes", name, pf32, phalf);
 done:
     mt_model_free(h);
     mt_model_free(f);
@@ -130,7 +133,8 @@ static void nonfinite(void) {
 }
 
 int main(void) {
-    const char *names[] = {"causal/llama_bf16", "causal/gemma3_f16", "causal/gpt2_bf16", "models/xlmr_f16"};
+    const char *names[] = {"causal/llama_bf16", "causal/gemma3_f16", "causal/gpt2_bf16", "models/xlmr_f16",
+                           "causal/llama/model-q8_0.gguf"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) compare(names[i]);
     nonfinite();
     return mt_test_report();
