@@ -572,6 +572,18 @@ def check_reload(folder, want_logits, case_json, hf_cls, log):
     return ok
 
 
+
+def write_rounded_case(folder, sub, base, r, case, vocab, log):
+    """The f32 model's "single" case on a copy with rounded weights (runner r): the same answer,
+    noted in the log when the rounded model's own argmax differs."""
+    ids, tt, pos, y = case
+    y2 = choose_answers(r, vocab, ids, tt, pos)
+    if y2 != y:
+        line = f"note: {sub}: argmax at the mask is {y2}, keeping {base}'s answer {y}"
+        print(line)
+        log.append(line)
+    write_case(folder, "single", ids, tt, pos, y, vocab, r, log)
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tok-root", default=os.path.join(ROOT, "tests", "golden", "tok"))
@@ -606,15 +618,7 @@ def main():
     for sub, dt, saver in (("bert_legacy", torch.bfloat16, save_legacy), ("bert_sharded", torch.float16, save_sharded)):
         folder = os.path.join(args.out, sub)
         saver(d_bert, folder, wp, bert)
-        r = Runner(reference(bert, dt))
-        ids, tt, pos = single[0], single[1], single[2]
-        y = single[3]
-        y2 = choose_answers(r, wp, ids, tt, pos)
-        if y2 != y:
-            line = f"note: {sub}: argmax at the mask is {y2}, keeping bert's answer {y}"
-            print(line)
-            log.append(line)
-        write_case(folder, "single", ids, tt, pos, y, wp, r, log)
+        write_rounded_case(folder, sub, "bert", Runner(reference(bert, dt)), single[:4], wp, log)
 
     # ---- xlmr (F32, save_pretrained)
     xlmr = build_xlmr(ug)
@@ -630,14 +634,7 @@ def main():
     # ---- xlmr_f16 (xlmr's weights as F16, Hub-style config; xlmr's single case)
     d_x16 = os.path.join(args.out, "xlmr_f16")
     save_f16(d_xlmr, d_x16, ug, log)
-    r = Runner(reference(xlmr, torch.float16))
-    ids, tt, pos, y = xcases["single"][:4]
-    y2 = choose_answers(r, ug, ids, tt, pos)
-    if y2 != y:
-        line = f"note: xlmr_f16: argmax at the mask is {y2}, keeping xlmr's answer {y}"
-        print(line)
-        log.append(line)
-    write_case(d_x16, "single", ids, tt, pos, y, ug, r, log)
+    write_rounded_case(d_x16, "xlmr_f16", "xlmr", Runner(reference(xlmr, torch.float16)), xcases["single"][:4], ug, log)
     got = {k: np.load(os.path.join(d_x16, f"single_{k}.npy")) for k in ("logits", "grad", "ig_kn", "ig_amig")}
     if not all(np.isfinite(v).all() for v in got.values()):
         sys.exit("xlmr_f16: non-finite goldens")
