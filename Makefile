@@ -54,7 +54,7 @@ $(MPI_BUILD)/matrice: $(CLI_SRC) $(wildcard src/*/*.h) $(BUILD)/libmatrice.a
 
 # The same suite under AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer).
 asan:
-	$(MAKE) BUILD=build-asan MPI=0 OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	$(MAKE) --no-print-directory BUILD=build-asan MPI=0 OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	    LDLIBS="-fsanitize=address,undefined $(LDLIBS)" test
 
 bench: $(BUILD)/matrice
