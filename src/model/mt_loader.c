@@ -134,8 +134,8 @@ int mt_loader_get(mt_loader *L, float **dst, const char *name, int64_t d0, int64
 
 /* ---------------------------------------------------------------- f16/bf16 weight matrices */
 
-/* The storage type a matrix keeps: f16/bf16 when the file holds it so and MT_WEIGHTS is not
- * f32 (read on every load, so one process can hold both kinds), else f32. */
+/* The storage type a matrix keeps: f16/bf16/Q8_0 when the file holds it so and MT_WEIGHTS is
+ * not f32 (read on every load, so one process can hold both kinds), else f32. */
 static mt_wtype kept_type(const mt_loader *L, const char *name, const void **data) {
     const char *env = getenv("MT_WEIGHTS");
     *data = NULL;
@@ -171,6 +171,9 @@ static long half_nonfinite(const void *p, size_t n, mt_wtype type) {
 
 int mt_loader_get_w(mt_loader *L, mt_w *dst, const char *name, int64_t d0, int64_t d1, int transpose, int optional) {
     *dst = (mt_w){0};
+    const char *env = getenv("MT_WEIGHTS");
+    if (env && *env && strcmp(env, "f32") && strcmp(env, "stored"))
+        return mt_fail(L->e, MT_EINVAL, "MT_WEIGHTS=%s: expected 'f32' (convert at load) or 'stored' (the default)", env);
     if (optional && !mt_loader_has(L, name)) return MT_OK;
     const void *src;
     const mt_wtype type = kept_type(L, name, &src);

@@ -137,5 +137,12 @@ int main(void) {
                            "causal/llama/model-q8_0.gguf"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) compare(names[i]);
     nonfinite();
+    setenv("MT_WEIGHTS", "fp32", 1); /* a typo is refused, not ignored */
+    mt_model *m = NULL;
+    mt_err e;
+    int rc = mt_model_load(GOLD "/causal/llama_bf16", &m, &e);
+    CHECK(rc == MT_EINVAL && strstr(e.msg, "MT_WEIGHTS=fp32"), "MT_WEIGHTS=fp32: %s", rc ? e.msg : "loaded");
+    mt_model_free(m);
+    unsetenv("MT_WEIGHTS");
     return mt_test_report();
 }
