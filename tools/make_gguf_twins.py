@@ -3,7 +3,10 @@
 convert_hf_to_gguf.py lays them out: its tensor names, Llama's q/k rows permuted for
 interleaved RoPE, Gemma's norm weights stored as 1 + w, Llama 3 rope scaling as a
 rope_freqs tensor. Tensors are F32 (exact twin) and, in a second file, Q8_0 for the 2-D
-weights. tests/unit/test_model.c checks the twins reproduce the safetensors goldens.
+weights. tests/unit/test_model.c checks the twins reproduce the safetensors goldens. The
+half-precision folders get twins with their 2-D weights in their own type (llama_bf16: BF16,
+q/k rows permuted as BF16; gemma3_f16: F16; norms F32 as llama.cpp writes them), which
+tests/unit/test_weights.c checks against their safetensors.
 
 usage: python3 tools/make_gguf_twins.py   (needs: pip install gguf safetensors numpy)
 """
@@ -13,7 +16,8 @@ import os
 
 import gguf
 import numpy as np
-from safetensors.numpy import load_file
+import torch
+from safetensors.torch import load_file
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "tests", "golden", "causal")
 
@@ -42,13 +46,14 @@ def llama3_factors(c, head_dim):
 
 
 def write(name, quant):
+    """quant: None (F32), "q8_0" (2-D weights Q8_0), "half" (2-D weights in the folder's F16/BF16)."""
     src = os.path.join(ROOT, name)
     c = json.load(open(os.path.join(src, "config.json")))
     w = load_file(os.path.join(src, "model.safetensors"))
     arch = {"llama": "llama", "qwen2": "qwen2", "gemma3_text": "gemma3"}[c["model_type"]]
     H, Hk = c["num_attention_heads"], c["num_key_value_heads"]
     hd = c.get("head_dim") or c["hidden_size"] // H
-    out = os.path.join(src, "model-q8_0.gguf" if quant else "model.gguf")
+    out = os.path.join(src, "model-q8_0.gguf" if quant == "q8_0" else "model.gguf")
     g = gguf.GGUFWriter(out, arch)
     g.add_context_length(c["max_position_embeddings"])
     g.add_embedding_length(c["hidden_size"])
@@ -63,15 +68,17 @@ def write(name, quant):
         if isinstance(c.get(k), int):
             getattr(g, {"bos_token_id": "add_bos_token_id", "eos_token_id": "add_eos_token_id",
                         "pad_token_id": "add_pad_token_id"}[k])(c[k])
-    rp = c.get("rope_parameters") or {}
+    rp = c.get("rope_parameters") or c.get("rope_scaling") or {}  # transformers 5 or Hub (4.x) spelling
     if arch == "gemma3":
-        g.add_rope_freq_base(rp.get("full_attention", {}).get("rope_theta", 1e6))
+        g.add_rope_freq_base(rp.get("full_attention", {}).get("rope_theta", c.get("rope_theta", 1e6)))
         g.add_sliding_window(c["sliding_window"])
         types = c["layer_types"]
         pattern = types.index("full_attention") + 1
         assert all((t == "full_attention") == ((i + 1) % pattern == 0) for i, t in enumerate(types))
         g.add_uint32("gemma3.attention.sliding_window_pattern", pattern)
         g.add_float32("gemma3.attention.scale", c["query_pre_attn_scalar"] ** -0.5)
+        if c.get("final_logit_softcapping"):
+            g.add_float32("gemma3.final_logit_softcapping", c["final_logit_softcapping"])
     elif rp.get("rope_type") == "llama3":
         theta, fac = llama3_factors(c, hd)
         g.add_rope_freq_base(theta)
@@ -84,8 +91,13 @@ def write(name, quant):
              "post_feedforward_layernorm": "post_ffw_norm", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
              "mlp.down_proj": "ffn_down",
              "post_attention_layernorm": "post_attention_norm" if arch == "gemma3" else "ffn_norm"}
-    for hf, t in sorted(w.items()):
-        t = t.astype(np.float32)
+    for hf, tt in sorted(w.items()):
+        half = quant == "half" and tt.ndim == 2 and tt.dtype in (torch.float16, torch.bfloat16)
+        bf16 = half and tt.dtype == torch.bfloat16
+        # BF16: its bit patterns (numpy has no bfloat16); permuted like the values below
+        t = tt.view(torch.int16).numpy().view(np.uint16) if bf16 else tt.float().numpy()
+        if half and not bf16:
+            t = tt.numpy()
         if hf == "model.embed_tokens.weight":
             gn = "token_embd.weight"
         elif hf == "model.norm.weight":
@@ -100,10 +112,12 @@ def write(name, quant):
             t = permute(t, H if ".q_proj." in hf else Hk)
         if arch == "gemma3" and "norm" in hf:
             t = t + 1
-        if quant and t.ndim == 2 and t.shape[1] % 32 == 0:
+        if quant == "q8_0" and t.ndim == 2 and t.shape[1] % 32 == 0:
             g.add_tensor(gn, gguf.quants.quantize(t, gguf.GGMLQuantizationType.Q8_0), raw_dtype=gguf.GGMLQuantizationType.Q8_0)
+        elif bf16:
+            g.add_tensor(gn, t, raw_shape=t.shape, raw_dtype=gguf.GGMLQuantizationType.BF16)
         else:
-            g.add_tensor(gn, t)
+            g.add_tensor(gn, t)  # float32, or float16 (F16)
     g.write_header_to_file()
     g.write_kv_data_to_file()
     g.write_tensors_to_file()
@@ -113,5 +127,7 @@ def write(name, quant):
 
 if __name__ == "__main__":
     for name in ("llama", "qwen2", "gemma3"):
-        write(name, False)
-    write("llama", True)
+        write(name, None)
+    write("llama", "q8_0")
+    write("llama_bf16", "half")
+    write("gemma3_f16", "half")

@@ -401,7 +401,7 @@ int main(void) {
     const char *models[] = {"models/bert", "models/xlmr", "causal/llama", "causal/qwen2", "causal/gemma3",
                             "causal/bloom", "causal/gpt2", "causal/gemma3/model.gguf", "causal/llama/model-q8_0.gguf",
                             "causal/qwen2/model.gguf", "causal/llama_bf16", "causal/gemma3_f16", "causal/gpt2_bf16",
-                            "models/xlmr_f16"}; /* the last four: f16/bf16 matrices kept as stored */
+                            "models/xlmr_f16", "causal/llama_bf16/model.gguf"}; /* the last five: f16/bf16 kept as stored */
     for (size_t i = 0; i < sizeof models / sizeof *models; i++) {
         char dir[256];
         snprintf(dir, sizeof dir, GOLD "/%s", models[i]);

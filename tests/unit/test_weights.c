@@ -101,6 +101,32 @@ done:
     mt_model_free(f);
 }
 
+/* The GGUF twin of a half folder (tools/make_gguf_twins.py: the same F16/BF16 values, Llama's
+ * q/k rows permuted as llama.cpp does, which the loader undoes on its 16-bit copy) computes what
+ * the safetensors folder does. */
+static void twin(const char *name) {
+    char dir[256], gg[300];
+    snprintf(dir, sizeof dir, GOLD "/%s", name);
+    snprintf(gg, sizeof gg, "%s/model.gguf", dir);
+    mt_model *a = load(dir, 0), *b = load(gg, 0);
+    if (a && b) {
+        const mt_config *c = mt_model_config(a);
+        size_t f32, half;
+        mt_model_weight_bytes(b, &f32, &half);
+        CHECK(half > 0, "%s GGUF twin: matrices kept as stored (%zu bytes)", name, half);
+        outputs x = {0}, y = {0};
+        if (!run(a, 0, &x) && !run(b, 0, &y)) {
+            double dl = mt_test_max_rel(y.logits, x.logits, c->vocab_size);
+            double dz = mt_test_max_rel(y.dZ, x.dZ, (size_t)M * c->d_ff);
+            CHECK(dl < 1e-5 && dz < 1e-4, "%s: GGUF twin vs safetensors: logits %.2g, dF/dZ %.2g", name, dl, dz);
+            printf("%s: GGUF twin vs safetensors: logits %.2g, dF/dZ %.2g\n", name, dl, dz);
+        }
+        free(x.logits), free(x.dZ), free(y.logits), free(y.dZ);
+    }
+    mt_model_free(a);
+    mt_model_free(b);
+}
+
 /* A copy of llama_bf16 whose layer-0 up_proj holds a bf16 NaN at flat index 5. */
 static void nonfinite(void) {
     char dir[64], cmd[256], path[128];
@@ -134,8 +160,11 @@ static void nonfinite(void) {
 
 int main(void) {
     const char *names[] = {"causal/llama_bf16", "causal/gemma3_f16", "causal/gpt2_bf16", "models/xlmr_f16",
-                           "causal/llama/model-q8_0.gguf"};
+                           "causal/llama/model-q8_0.gguf", "causal/llama_bf16/model.gguf",
+                           "causal/gemma3_f16/model.gguf"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) compare(names[i]);
+    twin("causal/llama_bf16");
+    twin("causal/gemma3_f16");
     nonfinite();
     setenv("MT_WEIGHTS", "fp32", 1); /* a typo is refused, not ignored */
     mt_model *m = NULL;
