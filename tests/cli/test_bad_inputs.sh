@@ -80,11 +80,30 @@ gguf_tensor() {
         else { substr($d, $p + 4, 8) = pack "Q<", $ARGV[4] }
         open O, ">:raw", $ARGV[1] or die; print O $d' "$@"
 }
+# st_bf16 IN OUT: IN with every F32 tensor stored as BF16 (the upper 16 bits: truncation, fine here)
+st_bf16() {
+    perl -MJSON::PP -e 'open F, "<:raw", $ARGV[0] or die; local $/; $d = <F>; $n = unpack "Q<", substr $d, 0, 8;
+        $h = decode_json(substr $d, 8, $n); $body = ""; $off = 0;
+        for $k (sort { $h->{$a}{data_offsets}[0] <=> $h->{$b}{data_offsets}[0] } grep { $_ ne "__metadata__" } keys %$h) {
+            $t = $h->{$k}; ($b0, $b1) = @{$t->{data_offsets}}; $x = substr $d, 8 + $n + $b0, $b1 - $b0;
+            if ($t->{dtype} eq "F32") { $x = pack "v*", map { $_ >> 16 } unpack "V*", $x; $t->{dtype} = "BF16" }
+            $t->{data_offsets} = [$off, $off + length $x]; $off += length $x; $body .= $x;
+        }
+        $j = JSON::PP->new->canonical->encode($h); $j .= " " x ((8 - length($j) % 8) % 8);
+        open O, ">:raw", $ARGV[1] or die; print O pack("Q<", length $j), $j, $body' "$@"
+}
 words() { perl -e 'print "word " x $ARGV[0]' "$1"; }
 
 # ---- weights: NaN / Inf, unknown or unconvertible dtypes, lying headers
 mkmodel nan $Q; st_fill $Q/model.safetensors "$tmp/nan/model.safetensors" ffffffff
 bad "NaN weights (every F32 value NaN)" "non-finite" - -- predict --model "$tmp/nan" --query "The capital of France is [Y]"
+mkmodel bf $Q; st_bf16 $Q/model.safetensors "$tmp/bf/model.safetensors"
+if "$MATRICE" predict --model "$tmp/bf" --query "The capital of France is [Y]" >/dev/null 2>"$tmp/err"; then ok; else ko "BF16 copy of the qwen2 model does not load: $(head -n 1 "$tmp/err")"; fi
+mkmodel nanbf $Q; st_fill "$tmp/bf/model.safetensors" "$tmp/nanbf/model.safetensors" ffff
+bad "NaN weights kept as BF16 (every BF16 value NaN)" "non-finite" - -- predict --model "$tmp/nanbf" --query "The capital of France is [Y]"
+export MT_WEIGHTS=fp32
+bad "MT_WEIGHTS=fp32 in the environment (a typo of f32)" "MT_WEIGHTS=fp32" - -- predict --model "$tmp/bf" --query "The capital of France is [Y]"
+unset MT_WEIGHTS
 mkmodel inf $B; st_fill $B/model.safetensors "$tmp/inf/model.safetensors" 0000807f
 bad "Inf weights (every F32 value +Inf)" "non-finite" - -- attribute --model "$tmp/inf" --query "Paris is the capital of [Y] ." --answer France --steps 2
 mkmodel i32 $Q; st_header $Q/model.safetensors "$tmp/i32/model.safetensors" 's/"dtype":"F32","shape":\[3000,32\]/"dtype":"I32","shape":[3000,32]/'
