@@ -206,7 +206,7 @@ static void b_run_free(bert_run *r) {
     free(r->batch.xs);
     free(r->base.la);
     free(r->batch.la);
-    mt_free_big(r->arena, r->bytes);
+    free(r->arena);
     free(r);
 }
 

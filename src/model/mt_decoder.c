@@ -413,7 +413,7 @@ static void dec_run_free(void *run) {
     free(r->midc);
     free(r->oc);
     free(r->ra);
-    mt_free_big(r->arena, r->bytes);
+    free(r->arena);
     free(r);
 }
 

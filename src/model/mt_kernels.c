@@ -97,55 +97,15 @@ void mt_parallel_for(long n, long grain, mt_range_fn fn, void *ctx) {
     pthread_mutex_unlock(&pool.job);
 }
 
-/* Freed big blocks kept for the next allocations: attribution allocates a run of up to about a
- * GB per query and frees it after, and fresh pages cost the kernel a zeroing fault each (about
- * 1 s per query on a 1 GB run here); two slots, since a query holds a small and a large run. */
-enum { BIG_SLOTS = 2 };
-static pthread_mutex_t big_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-    void *p;
-    size_t n;
-} big_slot[BIG_SLOTS];
-
-static const size_t big_huge = (size_t)2 << 20;
-static size_t big_round(size_t bytes) { return (bytes + big_huge - 1) / big_huge * big_huge; }
-
 void *mt_alloc_big(size_t bytes) {
-    if (bytes < 2 * big_huge) return aligned_alloc(64, (bytes + 63) / 64 * 64);
-    size_t n = big_round(bytes);
-    pthread_mutex_lock(&big_mu);
-    int best = -1; /* the smallest kept block that fits without wasting more than 3/4 of it */
-    for (int i = 0; i < BIG_SLOTS; i++)
-        if (big_slot[i].p && big_slot[i].n >= n && big_slot[i].n / 4 <= n && (best < 0 || big_slot[i].n < big_slot[best].n))
-            best = i;
-    void *p = best >= 0 ? big_slot[best].p : NULL;
-    if (best >= 0) big_slot[best].p = NULL, big_slot[best].n = 0;
-    pthread_mutex_unlock(&big_mu);
-    if (p) return p;
-    p = aligned_alloc(big_huge, n);
+    const size_t huge = (size_t)2 << 20;
+    if (bytes < 2 * huge) return aligned_alloc(64, (bytes + 63) / 64 * 64);
+    size_t n = (bytes + huge - 1) / huge * huge;
+    void *p = aligned_alloc(huge, n);
     /* opt-in: on a busy machine, huge pages measured no faster (zeroing and compaction) */
     const char *env = getenv("MT_THP");
     if (p && env && *env == '1') madvise(p, n, MADV_HUGEPAGE); /* advice only: failure changes nothing */
     return p;
-}
-
-void mt_free_big(void *p, size_t bytes) {
-    if (!p || bytes < 2 * big_huge) {
-        free(p);
-        return;
-    }
-    const size_t n = big_round(bytes);
-    pthread_mutex_lock(&big_mu);
-    int at = 0; /* an empty slot, else the smallest one */
-    for (int i = 1; i < BIG_SLOTS && big_slot[at].p; i++)
-        if (!big_slot[i].p || big_slot[i].n < big_slot[at].n) at = i;
-    void *out = p;
-    if (!big_slot[at].p || big_slot[at].n < n) {
-        out = big_slot[at].p;
-        big_slot[at].p = p, big_slot[at].n = n;
-    }
-    pthread_mutex_unlock(&big_mu);
-    free(out);
 }
 
 /* Rows per chunk so that a chunk holds about 16k values (less is not worth a wake-up). */

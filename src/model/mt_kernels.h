@@ -17,13 +17,9 @@ void mt_parallel_for(long n, long grain, mt_range_fn fn, void *ctx);
 int mt_threads(void);
 
 /* A large buffer (a run's activation arena), 64-byte aligned; from 4 MB on 2 MB aligned and,
- * with MT_THP=1, advised for transparent huge pages. Uninitialized. Released with mt_free_big
- * (the same size), which keeps the two largest freed blocks from 4 MB on for later calls: a
- * patched pass touches hundreds of MB per query, and fresh pages cost one zeroing fault per
- * 4 KB; a block is reused for a request of at least a quarter of its size. (free() also works,
- * without the reuse.) */
+ * with MT_THP=1, advised for transparent huge pages (a patched pass touches hundreds of MB
+ * afresh per query, one fault per 4 KB page). Released with free(). */
 void *mt_alloc_big(size_t bytes);
-void mt_free_big(void *p, size_t bytes);
 
 /* A weight matrix (an nn.Linear [OC, C] or an embedding [V, d], row-major) as held in memory:
  * f32, or f16/bf16 as the checkpoint stores it, which halves the memory and the bandwidth of
