@@ -320,31 +320,22 @@ void mt_matmul_bwd_in(float *din, const float *dout, mt_w w, int N, int C, int O
     gemm(din, dout, w, N, C, OC, 1, accumulate ? 1.0f : 0.0f);
 }
 
+/* The norm kernels' work, one row per item. Forward: y = norm(x), keeping mean (LayerNorm) and
+ * rstd. Backward: y = din from dy, reading mean and rstd (the casts in the wrappers drop the
+ * const of inputs that are only read). */
 typedef struct {
-    float *out;
-    float *mean;
-    float *rstd;
-    const float *in;
-    const float *w;
-    const float *b;
+    float *y, *mean, *rstd;
+    const float *x, *dy, *w, *b;
     int C;
     float eps;
-} layernorm_fwd_job;
+} norm_job;
 
 static void layernorm_fwd_range(void *ctx, long lo, long hi) {
-    const layernorm_fwd_job *J = ctx;
-    float *out = J->out;
-    float *mean = J->mean;
-    float *rstd = J->rstd;
-    const float *in = J->in;
-    const float *w = J->w;
-    const float *b = J->b;
-    int C = J->C;
-    float eps = J->eps;
-
+    const norm_job *J = ctx;
+    const int C = J->C;
     for (long n = lo; n < hi; n++) {
-        const float *x = in + (size_t)n * C;
-        float *y = out + (size_t)n * C;
+        const float *x = J->x + (size_t)n * C, *w = J->w, *b = J->b;
+        float *y = J->y + (size_t)n * C;
         double s = 0;
         for (int c = 0; c < C; c++) s += x[c];
         float m = (float)(s / C);
@@ -353,43 +344,27 @@ static void layernorm_fwd_range(void *ctx, long lo, long hi) {
             double d = x[c] - m;
             v += d * d;
         }
-        float r = (float)(1.0 / sqrt(v / C + eps));
+        float r = (float)(1.0 / sqrt(v / C + J->eps));
         for (int c = 0; c < C; c++) y[c] = (x[c] - m) * r * w[c] + b[c];
-        mean[n] = m;
-        rstd[n] = r;
+        J->mean[n] = m;
+        J->rstd[n] = r;
     }
 }
 
 void mt_layernorm_fwd(float *out, float *mean, float *rstd, const float *in, const float *w,
                       const float *b, int N, int C, float eps) {
-    layernorm_fwd_job J = {out, mean, rstd, in, w, b, C, eps};
+    norm_job J = {.y = out, .mean = mean, .rstd = rstd, .x = in, .w = w, .b = b, .C = C, .eps = eps};
     mt_parallel_for(N, row_grain(C), layernorm_fwd_range, &J);
 }
 
-typedef struct {
-    float *din;
-    const float *dout;
-    const float *in;
-    const float *mean;
-    const float *rstd;
-    const float *w;
-    int C;
-} layernorm_bwd_job;
-
 static void layernorm_bwd_range(void *ctx, long lo, long hi) {
-    const layernorm_bwd_job *J = ctx;
-    float *din = J->din;
-    const float *dout = J->dout;
-    const float *in = J->in;
-    const float *mean = J->mean;
-    const float *rstd = J->rstd;
+    const norm_job *J = ctx;
+    const int C = J->C;
     const float *w = J->w;
-    int C = J->C;
-
     for (long n = lo; n < hi; n++) {
-        const float *x = in + (size_t)n * C, *dy = dout + (size_t)n * C;
-        float *dx = din + (size_t)n * C;
-        float m = mean[n], r = rstd[n];
+        const float *x = J->x + (size_t)n * C, *dy = J->dy + (size_t)n * C;
+        float *dx = J->y + (size_t)n * C;
+        float m = J->mean[n], r = J->rstd[n];
         /* dxhat = dy*w; dx = r * (dxhat - mean(dxhat) - xhat*mean(dxhat*xhat)) */
         double s1 = 0, s2 = 0;
         for (int c = 0; c < C; c++) {
@@ -408,25 +383,24 @@ static void layernorm_bwd_range(void *ctx, long lo, long hi) {
 
 void mt_layernorm_bwd(float *din, const float *dout, const float *in, const float *mean,
                       const float *rstd, const float *w, int N, int C) {
-    layernorm_bwd_job J = {din, dout, in, mean, rstd, w, C};
+    norm_job J = {.y = din, .mean = (float *)mean, .rstd = (float *)rstd, .x = in, .dy = dout, .w = w, .C = C};
     mt_parallel_for(N, row_grain(C), layernorm_bwd_range, &J);
 }
 
 #define GELU_TANH_C 0.7978845608028654f /* sqrt(2/pi) */
 
+/* Activation forward (y = act(x)) and backward (y = din = dy * act'(x)), elementwise. */
 typedef struct {
-    float *out;
-    const float *in;
+    float *y;
+    const float *x, *dy;
     int act;
-} act_fwd_job;
+} act_job;
 
 static void act_fwd_range(void *ctx, long lo, long hi) {
-    const act_fwd_job *J = ctx;
-    float *out = J->out;
-    const float *in = J->in;
-    int act = J->act;
-
-    switch (act) {
+    const act_job *J = ctx;
+    float *out = J->y;
+    const float *in = J->x;
+    switch (J->act) {
     case MT_ACT_GELU_ERF:
         for (long i = lo; i < hi; i++) out[i] = 0.5f * in[i] * (1.0f + erff(in[i] * (float)M_SQRT1_2));
         break;
@@ -445,25 +419,15 @@ static void act_fwd_range(void *ctx, long lo, long hi) {
 }
 
 void mt_act_fwd(float *out, const float *in, long n, int act) {
-    act_fwd_job J = {out, in, act};
+    act_job J = {.y = out, .x = in, .act = act};
     mt_parallel_for(n, 16384, act_fwd_range, &J);
 }
 
-typedef struct {
-    float *din;
-    const float *dout;
-    const float *in;
-    int act;
-} act_bwd_job;
-
 static void act_bwd_range(void *ctx, long lo, long hi) {
-    const act_bwd_job *J = ctx;
-    float *din = J->din;
-    const float *dout = J->dout;
-    const float *in = J->in;
-    int act = J->act;
-
-    switch (act) {
+    const act_job *J = ctx;
+    float *din = J->y;
+    const float *dout = J->dy, *in = J->x;
+    switch (J->act) {
     case MT_ACT_GELU_ERF:
         for (long i = lo; i < hi; i++) {
             float x = in[i];
@@ -493,32 +457,23 @@ static void act_bwd_range(void *ctx, long lo, long hi) {
 }
 
 void mt_act_bwd(float *din, const float *dout, const float *in, long n, int act) {
-    act_bwd_job J = {din, dout, in, act};
+    act_job J = {.y = din, .x = in, .dy = dout, .act = act};
     mt_parallel_for(n, 16384, act_bwd_range, &J);
 }
 
+/* Bidirectional attention over (sequence, head) items. Forward writes out and att (the softmax
+ * probabilities); backward reads att and writes dq, dk, dv from dout. */
 typedef struct {
-    float *out;
-    float *att;
-    const float *q;
-    const float *k;
-    const float *v;
-    int T;
-    int H;
-    int D;
-} attention_fwd_job;
+    float *out, *att, *dq, *dk, *dv;
+    const float *dout, *q, *k, *v;
+    int T, H, D;
+} attention_job;
 
 static void attention_fwd_range(void *ctx, long lo, long hi) {
-    const attention_fwd_job *J = ctx;
-    float *out = J->out;
-    float *att = J->att;
-    const float *q = J->q;
-    const float *k = J->k;
-    const float *v = J->v;
-    int T = J->T;
-    int H = J->H;
-    int D = J->D;
-
+    const attention_job *J = ctx;
+    float *out = J->out, *att = J->att;
+    const float *q = J->q, *k = J->k, *v = J->v;
+    const int T = J->T, H = J->H, D = J->D;
     const int C = H * D;
     const float scale = 1.0f / sqrtf((float)D);
     for (long bh = lo; bh < hi; bh++) {
@@ -554,42 +509,18 @@ static void attention_fwd_range(void *ctx, long lo, long hi) {
 
 void mt_attention_fwd(float *out, float *att, const float *q, const float *k, const float *v,
                       int B, int T, int H, int D) {
-    attention_fwd_job J = {out, att, q, k, v, T, H, D};
+    attention_job J = {.out = out, .att = att, .q = q, .k = k, .v = v, .T = T, .H = H, .D = D};
     mt_parallel_for((long)B * H, 1, attention_fwd_range, &J);
 }
 
-typedef struct {
-    float *dq;
-    float *dk;
-    float *dv;
-    const float *dout;
-    const float *att;
-    const float *q;
-    const float *k;
-    const float *v;
-    int T;
-    int H;
-    int D;
-} attention_bwd_job;
-
 static void attention_bwd_range(void *ctx, long lo, long hi) {
-    const attention_bwd_job *J = ctx;
-    float *dq = J->dq;
-    float *dk = J->dk;
-    float *dv = J->dv;
-    const float *dout = J->dout;
-    const float *att = J->att;
-    const float *q = J->q;
-    const float *k = J->k;
-    const float *v = J->v;
-    int T = J->T;
-    int H = J->H;
-    int D = J->D;
-
+    const attention_job *J = ctx;
+    float *dq = J->dq, *dk = J->dk, *dv = J->dv;
+    const float *dout = J->dout, *att = J->att, *q = J->q, *k = J->k, *v = J->v;
+    const int T = J->T, H = J->H, D = J->D;
     const int C = H * D;
     const float scale = 1.0f / sqrtf((float)D);
-    float *dp = malloc(sizeof(float) * (size_t)T);
-    if (!dp) return;
+    float dp[T]; /* T <= the model's positions (a few thousand): a few KB of stack */
     for (long bh = lo; bh < hi; bh++) {
         const int b = (int)(bh / H), h = (int)(bh % H);
         const float *A = att + ((size_t)(b * H + h) * T) * T;
@@ -623,7 +554,6 @@ static void attention_bwd_range(void *ctx, long lo, long hi) {
             }
         }
     }
-    free(dp);
 }
 
 void mt_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *att,
@@ -632,7 +562,8 @@ void mt_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const 
     memset(dq, 0, sizeof(float) * nall);
     memset(dk, 0, sizeof(float) * nall);
     memset(dv, 0, sizeof(float) * nall);
-    attention_bwd_job J = {dq, dk, dv, dout, att, q, k, v, T, H, D};
+    attention_job J = {.dq = dq, .dk = dk, .dv = dv, .dout = dout, .att = (float *)att, .q = q, .k = k, .v = v,
+                       .T = T, .H = H, .D = D};
     mt_parallel_for((long)B * H, 1, attention_bwd_range, &J);
 }
 
@@ -697,62 +628,34 @@ long mt_target_grad(float *dl, float *F, const float *lg, long R, int V, int tar
 
 /* ---------------------------------------------------------------- decoder kernels */
 
-typedef struct {
-    float *out;
-    float *rstd;
-    const float *in;
-    const float *w;
-    int C;
-    float eps;
-} rmsnorm_fwd_job;
-
 static void rmsnorm_fwd_range(void *ctx, long lo, long hi) {
-    const rmsnorm_fwd_job *J = ctx;
-    float *out = J->out;
-    float *rstd = J->rstd;
-    const float *in = J->in;
+    const norm_job *J = ctx;
+    const int C = J->C;
     const float *w = J->w;
-    int C = J->C;
-    float eps = J->eps;
-
     for (long n = lo; n < hi; n++) {
-        const float *x = in + (size_t)n * C;
-        float *y = out + (size_t)n * C;
+        const float *x = J->x + (size_t)n * C;
+        float *y = J->y + (size_t)n * C;
         double s = 0;
         for (int c = 0; c < C; c++) s += (double)x[c] * x[c];
-        float r = (float)(1.0 / sqrt(s / C + eps));
+        float r = (float)(1.0 / sqrt(s / C + J->eps));
         for (int c = 0; c < C; c++) y[c] = x[c] * r * (w ? w[c] : 1.0f);
-        rstd[n] = r;
+        J->rstd[n] = r;
     }
 }
 
 void mt_rmsnorm_fwd(float *out, float *rstd, const float *in, const float *w, int N, int C, float eps) {
-    rmsnorm_fwd_job J = {out, rstd, in, w, C, eps};
+    norm_job J = {.y = out, .rstd = rstd, .x = in, .w = w, .C = C, .eps = eps};
     mt_parallel_for(N, row_grain(C), rmsnorm_fwd_range, &J);
 }
 
-typedef struct {
-    float *din;
-    const float *dout;
-    const float *in;
-    const float *rstd;
-    const float *w;
-    int C;
-} rmsnorm_bwd_job;
-
 static void rmsnorm_bwd_range(void *ctx, long lo, long hi) {
-    const rmsnorm_bwd_job *J = ctx;
-    float *din = J->din;
-    const float *dout = J->dout;
-    const float *in = J->in;
-    const float *rstd = J->rstd;
+    const norm_job *J = ctx;
+    const int C = J->C;
     const float *w = J->w;
-    int C = J->C;
-
     for (long n = lo; n < hi; n++) {
-        const float *x = in + (size_t)n * C, *dy = dout + (size_t)n * C;
-        float *dx = din + (size_t)n * C;
-        float r = rstd[n];
+        const float *x = J->x + (size_t)n * C, *dy = J->dy + (size_t)n * C;
+        float *dx = J->y + (size_t)n * C;
+        float r = J->rstd[n];
         double s = 0;
         for (int c = 0; c < C; c++) s += (double)dy[c] * (w ? w[c] : 1.0f) * x[c] * r;
         float m = (float)(s / C);
@@ -761,7 +664,7 @@ static void rmsnorm_bwd_range(void *ctx, long lo, long hi) {
 }
 
 void mt_rmsnorm_bwd(float *din, const float *dout, const float *in, const float *rstd, const float *w, int N, int C) {
-    rmsnorm_bwd_job J = {din, dout, in, rstd, w, C};
+    norm_job J = {.y = din, .rstd = (float *)rstd, .x = in, .dy = dout, .w = w, .C = C};
     mt_parallel_for(N, row_grain(C), rmsnorm_bwd_range, &J);
 }
 
