@@ -434,6 +434,11 @@ int rp_fig_lakn_map(const mt_report *r, mt_strbuf *b) {
 
 /* ---------------------------------------------------------------- 5. suppress / enhance */
 
+/* An evaluation's statistics for one relation, or overall (rel NULL). */
+static json_t *eval_group(const json_t *eval, const char *rel) {
+    return rel ? json_object_get(json_object_get(eval, "by_relation"), rel) : json_object_get(eval, "overall");
+}
+
 static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
 
 int rp_fig_eval(const rp_doc *d, mt_strbuf *b) {
@@ -484,8 +489,7 @@ int rp_fig_eval(const rp_doc *d, mt_strbuf *b) {
         double lo = 0, hi = 0;
         for (int g = 0; g < G; g++)
             for (int m = 0; m < nm; m++) {
-                json_t *S = g ? json_object_get(json_object_get(mval[m], "by_relation"), grp[g])
-                              : json_object_get(mval[m], "overall");
+                json_t *S = eval_group(mval[m], g ? grp[g] : NULL);
                 for (int k = 0; k < 2; k++) {
                     double mu, l0, h0;
                     rp_ci(S, fields[panel][k], &mu, &l0, &h0);
@@ -501,8 +505,7 @@ int rp_fig_eval(const rp_doc *d, mt_strbuf *b) {
         const double slot = pw / G, bw = slot * 0.84 / (2 * nm);
         for (int g = 0; g < G; g++)
             for (int m = 0; m < nm; m++) {
-                json_t *S = g ? json_object_get(json_object_get(mval[m], "by_relation"), grp[g])
-                              : json_object_get(mval[m], "overall");
+                json_t *S = eval_group(mval[m], g ? grp[g] : NULL);
                 for (int k = 0; k < 2; k++) {
                     double mu, l0, h0;
                     if (!rp_ci(S, fields[panel][k], &mu, &l0, &h0)) continue;
