@@ -295,12 +295,12 @@ int openblas_get_num_threads(void);
 static void gemm(float *out, const float *in, mt_w w, int N, int C, int OC, int bwd, float beta) {
     const long cols = bwd ? C : OC;
     gemm_job J = {out, in, w, N, C, OC, bwd, beta, cols};
-    const int half = w.type != MT_W_F32 && N < 128, T = mt_threads();
-    if ((use_pool_gemm() || half) && T > 1 && (double)N * C * OC >= 4e6) {
-        const long per = half ? T : 4L * T;
+    const int split = w.type != MT_W_F32 && N < 128, T = mt_threads(); /* few-row half product */
+    if ((use_pool_gemm() || split) && T > 1 && (double)N * C * OC >= 4e6) {
+        const long per = split ? T : 4L * T;
         long chunk = (cols + per - 1) / per;
         J.chunk = (chunk + 63) / 64 * 64;
-        const int blas = half && !use_pool_gemm() ? openblas_get_num_threads() : 1;
+        const int blas = split && !use_pool_gemm() ? openblas_get_num_threads() : 1;
         if (blas > 1) openblas_set_num_threads(1);
         mt_parallel_for((cols + J.chunk - 1) / J.chunk, 1, gemm_range, &J);
         if (blas > 1) openblas_set_num_threads(blas);

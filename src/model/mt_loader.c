@@ -136,10 +136,9 @@ int mt_loader_get(mt_loader *L, float **dst, const char *name, int64_t d0, int64
 
 /* The storage type a matrix keeps: f16/bf16/Q8_0 when the file holds it so and MT_WEIGHTS is
  * not f32 (read on every load, so one process can hold both kinds), else f32. */
-static mt_wtype kept_type(const mt_loader *L, const char *name, const void **data) {
-    const char *env = getenv("MT_WEIGHTS");
+static mt_wtype kept_type(const mt_loader *L, const char *name, int as_f32, const void **data) {
     *data = NULL;
-    if ((env && !strcmp(env, "f32")) || !mt_host_le()) return MT_W_F32;
+    if (as_f32 || !mt_host_le()) return MT_W_F32;
     if (L->gguf) {
         const mt_gguf_tensor *t = gguf_find(L, name);
         if (!t || (t->type != MT_GGML_F16 && t->type != MT_GGML_BF16 && t->type != MT_GGML_Q8_0)) return MT_W_F32;
@@ -176,7 +175,7 @@ int mt_loader_get_w(mt_loader *L, mt_w *dst, const char *name, int64_t d0, int64
         return mt_fail(L->e, MT_EINVAL, "MT_WEIGHTS=%s: expected 'f32' (convert at load) or 'stored' (the default)", env);
     if (optional && !mt_loader_has(L, name)) return MT_OK;
     const void *src;
-    const mt_wtype type = kept_type(L, name, &src);
+    const mt_wtype type = kept_type(L, name, env && !strcmp(env, "f32"), &src);
     const size_t n = (size_t)d0 * (size_t)(d1 ? d1 : 1);
     if (type == MT_W_F32) {
         float *p = mt_loader_take(L, n);

@@ -18,7 +18,6 @@
 
 /* ---------------------------------------------------------------- safetensors writer */
 
-static size_t elem_size(mt_wtype t) { return t == MT_W_F32 ? 4 : 2; } /* F32, F16, BF16 */
 
 int mt_st_out_add(mt_st_out *o, const char *name, long rows, long cols, mt_w data, int copy, mt_err *e) {
     if (o->n == o->cap) {
@@ -56,7 +55,7 @@ int mt_st_out_add(mt_st_out *o, const char *name, long rows, long cols, mt_w dat
 
 /* Adds a fresh zeroed buffer of `type` the writer owns (filled by the caller). */
 static void *add_new(mt_st_out *o, const char *name, long rows, long cols, mt_wtype type, mt_err *e) {
-    void *buf = calloc((size_t)rows * (cols ? cols : 1), elem_size(type));
+    void *buf = calloc(mt_wtype_bytes(type, (size_t)rows * (cols ? cols : 1)), 1);
     if (!buf) return mt_fail(e, MT_ENOMEM, "out of memory"), NULL;
     if (mt_st_out_add(o, name, rows, cols, (mt_w){buf, type, NULL}, 0, e)) {
         free(buf);
@@ -83,7 +82,7 @@ int mt_st_out_write(const mt_st_out *o, const char *path, mt_err *e) {
     json_t *h = json_object();
     size_t off = 0;
     for (int i = 0; h && i < o->n; i++) {
-        const size_t bytes = elem_size(o->data[i].type) * (size_t)o->rows[i] * (o->cols[i] ? o->cols[i] : 1);
+        const size_t bytes = mt_wtype_bytes(o->data[i].type, (size_t)o->rows[i] * (o->cols[i] ? o->cols[i] : 1));
         json_t *t = json_pack("{s:s, s:[I], s:[I, I]}", "dtype", dtype[o->data[i].type], "shape", (json_int_t)o->rows[i],
                               "data_offsets", (json_int_t)off, (json_int_t)(off + bytes));
         if (t && o->cols[i]) json_array_append_new(json_object_get(t, "shape"), json_integer(o->cols[i]));
@@ -104,8 +103,8 @@ int mt_st_out_write(const mt_st_out *o, const char *path, mt_err *e) {
     ok = ok && fwrite(&hl, 8, 1, f) == 1 && fwrite(text, 1, len, f) == len;
     for (size_t i = len; ok && i < padded; i++) ok = fputc(' ', f) != EOF;
     for (int i = 0; ok && i < o->n; i++) {
-        size_t n = (size_t)o->rows[i] * (o->cols[i] ? o->cols[i] : 1);
-        ok = fwrite(o->data[i].p, elem_size(o->data[i].type), n, f) == n;
+        const size_t bytes = mt_wtype_bytes(o->data[i].type, (size_t)o->rows[i] * (o->cols[i] ? o->cols[i] : 1));
+        ok = fwrite(o->data[i].p, 1, bytes, f) == bytes;
     }
     if (f && fclose(f)) ok = 0;
     free(text);
@@ -211,7 +210,7 @@ static int add_fused_qkv(const dec_model *m, const dec_layer *w, mt_st_out *o, c
 static int add_transposed(mt_st_out *o, const char *name, mt_w w, int out, int in, mt_err *e) {
     char *b = add_new(o, name, in, out, w.type, e);
     if (!b) return MT_ENOMEM;
-    const size_t es = elem_size(w.type);
+    const size_t es = mt_wtype_bytes(w.type, 1);
     const char *src = w.p;
     for (int r = 0; r < out; r++)
         for (int j = 0; j < in; j++) memcpy(b + ((size_t)j * out + r) * es, src + ((size_t)r * in + j) * es, es);

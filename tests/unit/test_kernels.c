@@ -104,17 +104,19 @@ static void numeric(double (*loss)(float *), float *x, size_t n, double *g) {
 /* f16/bf16 weights: products in blocks (MT_HALF_BLOCK is set small in main, so several blocks
  * and a ragged last one are used) equal the f32 products of the same (rounded) values; rows,
  * promotion. HN x HC x HO: rows, inner and outer dimension. */
-/* bf16: 1 bf16, 0 f16, 2 Q8_0 (HC a multiple of 32) */
-static void check_half(int bf16, int HN, int HC, int HO) {
+/* type: f16, bf16 or Q8_0 (HC a multiple of 32) */
+static void check_half(mt_wtype type, int HN, int HC, int HO) {
     float *x = malloc(sizeof(float) * HN * HC), *dy = malloc(sizeof(float) * HN * HO);
     float *wf = malloc(sizeof(float) * HO * HC), *b = malloc(sizeof(float) * HO);
     float *o1 = malloc(sizeof(float) * HN * HO), *o2 = malloc(sizeof(float) * HN * HO);
     float *d1 = malloc(sizeof(float) * HN * HC), *d2 = malloc(sizeof(float) * HN * HC);
     uint16_t *wh = malloc(sizeof(uint16_t) * HO * HC); /* also room for Q8_0's 34 bytes per 32 */
     char name[64];
-    snprintf(name, sizeof name, "%s %dx%dx%d", bf16 == 2 ? "q8_0" : bf16 ? "bf16" : "f16", HN, HC, HO);
+    snprintf(name, sizeof name, "%s %dx%dx%d", type == MT_W_Q8_0 ? "q8_0" : type == MT_W_BF16 ? "bf16" : "f16", HN, HC,
+             HO);
     fill(x, HN * HC, 1), fill(dy, HN * HO, 1), fill(b, HO, 1), fill(wf, HO * HC, 2);
-    if (bf16 == 2) {
+    const int bf16 = type == MT_W_BF16;
+    if (type == MT_W_Q8_0) {
         unsigned char *q = (unsigned char *)wh;
         for (int b = 0; b < HO * HC / 32; b++, q += 34) {
             const uint16_t d = mt_f32_to_f16(0.01f + 0.02f * (frand() + 1));
@@ -128,7 +130,7 @@ static void check_half(int bf16, int HN, int HC, int HO) {
             wf[i] = bf16 ? mt_bf16_to_f32(wh[i]) : mt_f16_to_f32(wh[i]);
         }
     }
-    mt_w h = {wh, bf16 == 2 ? MT_W_Q8_0 : bf16 ? MT_W_BF16 : MT_W_F16, NULL};
+    mt_w h = {wh, type, NULL};
     double md = 0, mx = 0;
     mt_matmul_fwd(o1, x, mt_w_of(wf), b, HN, HC, HO);
     mt_matmul_fwd(o2, x, h, b, HN, HC, HO);
@@ -161,10 +163,11 @@ int main(void) {
     fill(R, sizeof R / sizeof *R, 1);
     w_ = w, b_ = b, R_ = R;
     setenv("MT_HALF_BLOCK", "64", 1); /* before the first half product reads it */
-    for (int bf = 0; bf < 3; bf++) {
-        check_half(bf, 5, bf == 2 ? 64 : 37, 53); /* several blocks and a ragged last one */
-        check_half(bf, 9, 320, 1500);             /* few rows, big enough to split over the pool */
-        check_half(bf, 130, 64, 500);             /* many rows: OpenBLAS threads each block */
+    const mt_wtype types[] = {MT_W_F16, MT_W_BF16, MT_W_Q8_0};
+    for (int t = 0; t < 3; t++) {
+        check_half(types[t], 5, types[t] == MT_W_Q8_0 ? 64 : 37, 53); /* several blocks, a ragged last one */
+        check_half(types[t], 9, 320, 1500);  /* few rows, big enough to split over the pool */
+        check_half(types[t], 130, 64, 500);  /* many rows: OpenBLAS threads each block */
     }
 
     /* matmul: dS/dx = R . W; forward also against a naive loop */
