@@ -77,7 +77,12 @@ clean:
 demo: $(BUILD)/matrice
 	MATRICE=$(BUILD)/matrice sh tools/demo.sh
 
-# Benchmark driver (bench/run.sh): IG over all layers of one query, timed; see bench/bench_ig.c.
+# Benchmark drivers: IG over all layers of one query (bench/run.sh; bench/bench_ig.c), and one
+# weight product with f32 vs f16/bf16/Q8_0 weights (bench/bench_matmul.c).
+$(BUILD)/bench_matmul: bench/bench_matmul.c $(BUILD)/libmatrice.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(BUILD)/libmatrice.a -o $@ $(LDLIBS)
+
 $(BUILD)/bench_ig: bench/bench_ig.c $(BUILD)/libmatrice.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(BUILD)/libmatrice.a -o $@ $(LDLIBS)
